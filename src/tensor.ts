@@ -1,0 +1,42 @@
+/** Host-side tensors: plain typed arrays with a shape, shared by io/, data/, runtime/ and models/. */
+
+export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
+
+export type TypedData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+
+export interface HostTensor {
+  dtype: DType;
+  shape: number[];
+  data: TypedData;
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function f32(shape: number[], data?: Float32Array | number[]): HostTensor & { data: Float32Array } {
+  const n = numel(shape);
+  const arr = data === undefined ? new Float32Array(n) : data instanceof Float32Array ? data : Float32Array.from(data);
+  if (arr.length !== n) throw new Error(`tensor data has ${arr.length} elements, shape [${shape.join(', ')}] needs ${n}`);
+  return { dtype: 'float32', shape: [...shape], data: arr };
+}
+
+export function i64(shape: number[], data: BigInt64Array | number[]): HostTensor & { data: BigInt64Array } {
+  const arr = data instanceof BigInt64Array ? data : BigInt64Array.from(data.map((v) => BigInt(v)));
+  if (arr.length !== numel(shape)) throw new Error(`tensor data has ${arr.length} elements, shape [${shape.join(', ')}] needs ${numel(shape)}`);
+  return { dtype: 'int64', shape: [...shape], data: arr };
+}
+
+export function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** A user-facing error: the CLI prints its message on one line and exits non-zero, without a stack. */
+export class HybridVisionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HybridVisionError';
+  }
+}

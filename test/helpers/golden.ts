@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// dist/test/helpers -> repository root
+const repoRoot = resolve(here, '..', '..', '..');
+
+/** The golden conformance folder, or null (tests then skip with a loud notice). */
+export function goldenDir(): string | null {
+  const candidates = [process.env.HYBRIDVISION_GOLDEN, join(repoRoot, '..', 'shared', 'golden')].filter(Boolean) as string[];
+  for (const c of candidates) if (existsSync(join(c, 'README.md'))) return c;
+  return null;
+}
+
+let warned = false;
+/** Returns the golden dir, or a skip reason for `test(..., { skip })`. */
+export function goldenOrSkip(): { dir: string; skip: false } | { dir: ''; skip: string } {
+  const dir = goldenDir();
+  if (dir) return { dir, skip: false };
+  if (!warned) {
+    warned = true;
+    console.error('\n*** GOLDEN DATA NOT FOUND (../shared/golden or $HYBRIDVISION_GOLDEN): conformance tests are SKIPPED ***\n');
+  }
+  return { dir: '', skip: 'golden data not found' };
+}
+
+export const REPO_ROOT = repoRoot;

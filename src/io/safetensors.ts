@@ -1,0 +1,309 @@
+/**
+ * safetensors reader/writer (core: no Node built-ins).
+ *
+ * Layout: 8-byte little-endian u64 header length N, N bytes of UTF-8 JSON (padded with spaces),
+ * then the raw little-endian, row-major tensor bytes. Offsets in the header count from the first
+ * byte after the header.
+ */
+import { HybridVisionError, numel, type DType, type HostTensor, type TypedData } from '../tensor.js';
+
+export interface SafetensorsFile {
+  tensors: Map<string, HostTensor>;
+  metadata: Record<string, string>;
+}
+
+/** safetensors dtype name -> element size in bytes. */
+const ST_ITEMSIZE: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  U8: 1,
+  BOOL: 1,
+};
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+/** Copies bytes [begin, end) into a fresh, aligned buffer. */
+function copyBytes(bytes: Uint8Array, begin: number, end: number): ArrayBuffer {
+  const out = new Uint8Array(end - begin);
+  out.set(bytes.subarray(begin, end));
+  return out.buffer;
+}
+
+/** Reverses the byte order of each `size`-byte element in place (only used on big-endian hosts). */
+function swapInPlace(buf: ArrayBuffer, size: number): void {
+  if (size === 1) return;
+  const b = new Uint8Array(buf);
+  for (let i = 0; i < b.length; i += size) {
+    for (let a = i, z = i + size - 1; a < z; a++, z--) {
+      const t = b[a]!;
+      b[a] = b[z]!;
+      b[z] = t;
+    }
+  }
+}
+
+function decodeTensor(name: string, stDtype: string, shape: number[], buf: ArrayBuffer): HostTensor {
+  const size = ST_ITEMSIZE[stDtype]!;
+  if (!HOST_LITTLE_ENDIAN) swapInPlace(buf, size);
+  switch (stDtype) {
+    case 'F32':
+      return { dtype: 'float32', shape, data: new Float32Array(buf) };
+    case 'F64':
+      return { dtype: 'float32', shape, data: Float32Array.from(new Float64Array(buf)) };
+    case 'F16':
+      return { dtype: 'float16', shape, data: new Uint16Array(buf) };
+    case 'BF16': {
+      const src = new Uint16Array(buf);
+      const out = new Uint32Array(src.length);
+      for (let i = 0; i < src.length; i++) out[i] = src[i]! << 16;
+      return { dtype: 'float32', shape, data: new Float32Array(out.buffer) };
+    }
+    case 'I64':
+      return { dtype: 'int64', shape, data: new BigInt64Array(buf) };
+    case 'I32':
+      return { dtype: 'int32', shape, data: new Int32Array(buf) };
+    case 'U8':
+      return { dtype: 'uint8', shape, data: new Uint8Array(buf) };
+    case 'BOOL':
+      return { dtype: 'bool', shape, data: new Uint8Array(buf) };
+    default:
+      throw new HybridVisionError(`safetensors tensor '${name}' has unknown dtype '${stDtype}'`);
+  }
+}
+
+function isNonNegInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Parses a safetensors file. Tensor data are aligned copies, never views into `bytes`. */
+export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.length < 8) {
+    throw new HybridVisionError(`safetensors file is too short: ${bytes.length} bytes, needs at least the 8-byte header length`);
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n64 = dv.getBigUint64(0, true);
+  if (n64 > BigInt(bytes.length - 8)) {
+    throw new HybridVisionError(`safetensors header length ${n64} exceeds the file size (${bytes.length} bytes)`);
+  }
+  const n = Number(n64);
+  let header: unknown;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    header = JSON.parse(text);
+  } catch (e) {
+    throw new HybridVisionError(`safetensors header is not valid JSON: ${oneLine((e as Error).message)}`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new HybridVisionError('safetensors header is not a JSON object');
+  }
+  const dataStart = 8 + n;
+  const dataLen = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+        throw new HybridVisionError('safetensors __metadata__ is not a JSON object of strings');
+      }
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw new HybridVisionError(`safetensors __metadata__ value for '${k}' is not a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new HybridVisionError(`safetensors entry '${name}' is not a JSON object`);
+    }
+    const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof info.dtype !== 'string') throw new HybridVisionError(`safetensors tensor '${name}' has no dtype`);
+    if (!(info.dtype in ST_ITEMSIZE)) {
+      throw new HybridVisionError(`safetensors tensor '${name}' has unknown dtype '${info.dtype}'`);
+    }
+    if (!Array.isArray(info.shape) || !info.shape.every(isNonNegInt)) {
+      throw new HybridVisionError(`safetensors tensor '${name}' has an invalid shape ${JSON.stringify(info.shape)}`);
+    }
+    const offs = info.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !isNonNegInt(offs[0]) || !isNonNegInt(offs[1]) || offs[1] < offs[0]) {
+      throw new HybridVisionError(`safetensors tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
+    }
+    const shape = info.shape as number[];
+    const [begin, end] = offs as [number, number];
+    const need = numel(shape) * ST_ITEMSIZE[info.dtype]!;
+    if (end - begin !== need) {
+      throw new HybridVisionError(
+        `safetensors tensor '${name}': shape ${fmtShape(shape)} of ${info.dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      );
+    }
+    if (end > dataLen) {
+      throw new HybridVisionError(
+        `safetensors tensor '${name}': data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes)`,
+      );
+    }
+    entries.push({ name, dtype: info.dtype, shape: [...shape], begin, end });
+  }
+  // Overlap check (empty tensors occupy no bytes and cannot overlap).
+  const sorted = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1]!;
+    const cur = sorted[i]!;
+    if (cur.begin < prev.end) {
+      throw new HybridVisionError(
+        `safetensors tensors '${prev.name}' [${prev.begin}, ${prev.end}] and '${cur.name}' [${cur.begin}, ${cur.end}] overlap`,
+      );
+    }
+  }
+  const tensors = new Map<string, HostTensor>();
+  for (const e of entries) {
+    const buf = copyBytes(bytes, dataStart + e.begin, dataStart + e.end);
+    tensors.set(e.name, decodeTensor(e.name, e.dtype, e.shape, buf));
+  }
+  return { tensors, metadata };
+}
+
+const DTYPE_TO_ST: Record<DType, { st: string; size: number; ctor: new (n: number) => TypedData }> = {
+  float32: { st: 'F32', size: 4, ctor: Float32Array },
+  float16: { st: 'F16', size: 2, ctor: Uint16Array },
+  int64: { st: 'I64', size: 8, ctor: BigInt64Array },
+  int32: { st: 'I32', size: 4, ctor: Int32Array },
+  uint8: { st: 'U8', size: 1, ctor: Uint8Array },
+  bool: { st: 'BOOL', size: 1, ctor: Uint8Array },
+};
+
+/**
+ * Serialises tensors as safetensors. The JSON keys follow the input order; in the data, 8-byte
+ * dtypes come first, then 4-, 2- and 1-byte ones (stable), so every tensor is aligned and there are
+ * no holes. The header is padded with spaces to a multiple of 8.
+ */
+export function writeSafetensors(
+  tensors: Map<string, HostTensor> | Record<string, HostTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const list: [string, HostTensor][] = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const infos = list.map(([name, t], index) => {
+    if (name === '__metadata__') throw new HybridVisionError(`cannot write a tensor named '__metadata__' to safetensors`);
+    const d = DTYPE_TO_ST[t.dtype];
+    if (!d) throw new HybridVisionError(`cannot write tensor '${name}' to safetensors: unsupported dtype '${String(t.dtype)}'`);
+    if (!(t.data instanceof d.ctor)) {
+      throw new HybridVisionError(`cannot write tensor '${name}': dtype ${t.dtype} needs ${d.ctor.name} data, got ${t.data.constructor.name}`);
+    }
+    if (!t.shape.every(isNonNegInt)) throw new HybridVisionError(`cannot write tensor '${name}': invalid shape ${JSON.stringify(t.shape)}`);
+    if (t.data.length !== numel(t.shape)) {
+      throw new HybridVisionError(
+        `cannot write tensor '${name}': shape ${fmtShape(t.shape)} needs ${numel(t.shape)} elements, data has ${t.data.length}`,
+      );
+    }
+    return { name, t, st: d.st, size: d.size, index, begin: 0, end: 0 };
+  });
+  const layout = [...infos].sort((a, b) => b.size - a.size || a.index - b.index);
+  let pos = 0;
+  for (const info of layout) {
+    info.begin = pos;
+    pos += info.t.data.byteLength;
+    info.end = pos;
+  }
+  const dataLen = pos;
+  const headerObj: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new HybridVisionError(`safetensors metadata value for '${k}' must be a string`);
+    }
+    headerObj['__metadata__'] = metadata;
+  }
+  for (const info of infos) {
+    headerObj[info.name] = { dtype: info.st, shape: info.t.shape, data_offsets: [info.begin, info.end] };
+  }
+  const json = new TextEncoder().encode(JSON.stringify(headerObj));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded + dataLen);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  const dataStart = 8 + padded;
+  for (const info of layout) {
+    const src = new Uint8Array(info.t.data.buffer, info.t.data.byteOffset, info.t.data.byteLength);
+    out.set(src, dataStart + info.begin);
+    if (!HOST_LITTLE_ENDIAN && info.size > 1) {
+      const tmp = out.slice(dataStart + info.begin, dataStart + info.end);
+      swapInPlace(tmp.buffer, info.size);
+      out.set(tmp, dataStart + info.begin);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IEEE half <-> single conversion.
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** Converts IEEE binary16 bit patterns to float32 values (exact; keeps inf, nan and subnormals). */
+export function f16ToF32(u16: Uint16Array): Float32Array {
+  const out = new Float32Array(u16.length);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < u16.length; i++) {
+    const h = u16[i]!;
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >>> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0) {
+      // zero or subnormal: mant * 2^-24, exact in float32
+      out[i] = mant * 5.960464477539063e-8;
+      if (sign) out[i] = -out[i]!;
+    } else if (exp === 0x1f) {
+      bits[i] = (sign | 0x7f800000 | (mant << 13)) >>> 0;
+    } else {
+      bits[i] = (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+    }
+  }
+  return out;
+}
+
+/** Rounds float32 values to IEEE binary16 bit patterns (round-to-nearest-even; inf, nan, subnormals). */
+export function f32ToF16(f: Float32Array): Uint16Array {
+  const out = new Uint16Array(f.length);
+  for (let i = 0; i < f.length; i++) {
+    f32Scratch[0] = f[i]!;
+    out[i] = f32BitsToF16(u32Scratch[0]!);
+  }
+  return out;
+}
+
+function f32BitsToF16(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) {
+    // inf or nan (keep a quiet, non-zero payload for nan)
+    return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
+  }
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
+  if (e <= 0) {
+    // half subnormal (or zero): value = m * 2^(e-14) half-ulps, m = 24-bit significand
+    if (e < -10) return sign; // < 2^-25: rounds to zero (2^-25 exactly is a tie -> even = 0)
+    const m = mant | 0x800000;
+    const shift = 14 - e; // 14..24
+    let half = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (half & 1) === 1)) half++;
+    return sign | half; // may carry into the smallest normal, which is correct
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1)) half++; // a carry may reach inf, which is correct
+  return sign | half;
+}

@@ -1,0 +1,63 @@
+/** CVNets building blocks shared by the MobileViT families (keys `*.block.conv`, `*.block.norm`). */
+import type { Value } from '../graph/ir.js';
+import { add } from '../graph/ops/elementwise.js';
+import { silu } from '../nn/functional.js';
+import { BatchNorm, Conv2d } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+
+/** CVNets make_divisible: round to a multiple of `divisor`, never more than 10% down. */
+export function makeDivisible(v: number, divisor = 8, minValue?: number): number {
+  const min = minValue ?? divisor;
+  let nv = Math.max(min, Math.floor((v + divisor / 2) / divisor) * divisor);
+  if (nv < 0.9 * v) nv += divisor;
+  return nv;
+}
+
+/** ConvLayer: conv -> optional BN -> optional SiLU, stored under `block`. */
+export class ConvLayer extends Module {
+  conv: Conv2d;
+  norm: BatchNorm | null;
+  constructor(
+    cin: number,
+    cout: number,
+    k: number,
+    opts: { stride?: number; groups?: number; bias?: boolean; norm?: boolean; act?: boolean } = {},
+  ) {
+    super();
+    this.conv = this.add('conv', new Conv2d(cin, cout, k, { stride: opts.stride, groups: opts.groups, bias: opts.bias }));
+    this.norm = opts.norm === false ? null : this.add('norm', new BatchNorm(cout));
+    this.act = opts.act !== false;
+  }
+  private act: boolean;
+  forward(x: Value): Value {
+    return x.graph.withScope('block', () => {
+      let y = this.conv.call(x);
+      if (this.norm) y = this.norm.call(y);
+      return this.act ? silu(y) : y;
+    });
+  }
+}
+
+/** MobileNetV2 inverted residual: 1x1 expand, 3x3 depthwise, 1x1 linear reduce. */
+export class InvertedResidual extends Module {
+  exp: ConvLayer | null;
+  dw: ConvLayer;
+  red: ConvLayer;
+  residual: boolean;
+  constructor(cin: number, cout: number, stride: number, expand: number) {
+    super();
+    const hidden = makeDivisible(Math.round(cin * expand), 8);
+    this.exp = expand === 1 ? null : this.add('exp_1x1', new ConvLayer(cin, hidden, 1));
+    this.dw = this.add('conv_3x3', new ConvLayer(hidden, hidden, 3, { stride, groups: hidden }));
+    this.red = this.add('red_1x1', new ConvLayer(hidden, cout, 1, { act: false }));
+    this.residual = stride === 1 && cin === cout;
+  }
+  forward(x: Value): Value {
+    const y = x.graph.withScope('block', () => {
+      let h = this.exp ? this.exp.call(x) : x;
+      h = this.dw.call(h);
+      return this.red.call(h);
+    });
+    return this.residual ? add(x, y) : y;
+  }
+}

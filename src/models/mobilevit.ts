@@ -1,0 +1,192 @@
+/**
+ * MobileViT v1 and the v1-based MobileViTv3 (XXS/XS/S and their L2 forms), as in CVNets v0.1 with
+ * the MobileViTv3 block files. Keys: conv_1, layer_1..5, conv_1x1_exp, classifier.fc.
+ */
+import type { Value } from '../graph/ir.js';
+import { add, mul } from '../graph/ops/elementwise.js';
+import { concat, reshape, slice, transpose } from '../graph/ops/shape.js';
+import { matmul } from '../graph/ops/matmul.js';
+import { softmax } from '../graph/ops/softmax.js';
+import { reduceMean } from '../graph/ops/reduce.js';
+import { linear, resizeBilinear, silu } from '../nn/functional.js';
+import { LayerNorm, Linear } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { ConvLayer, InvertedResidual } from './cvnets_layers.js';
+import type { MapBlock, Network, NetworkOutput } from './types.js';
+
+export interface MobileViTStage {
+  /** stage output channels C, transformer dim d, FFN dim, transformer depth L */
+  c: number;
+  d: number;
+  ffn: number;
+  depth: number;
+}
+export interface MobileViTConfig {
+  block: 'v1' | 'v3';
+  mv2Expand: number;
+  layer1: number;
+  layer2: number;
+  stages: [MobileViTStage, MobileViTStage, MobileViTStage];
+  heads: number;
+  classifierDropout: number;
+}
+
+const s = (c: number, d: number, ffn: number, depth: number): MobileViTStage => ({ c, d, ffn, depth });
+
+/** One row per variant (CVNets `mobilevit.py` modes; v3 widens only the stage outputs C). */
+export const MOBILEVIT_CFGS: Record<string, MobileViTConfig> = {
+  mobilevit_xxs: { block: 'v1', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(48, 64, 128, 2), s(64, 80, 160, 4), s(80, 96, 192, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevit_xs: { block: 'v1', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(64, 96, 192, 2), s(80, 120, 240, 4), s(96, 144, 288, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevit_s: { block: 'v1', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(96, 144, 288, 2), s(128, 192, 384, 4), s(160, 240, 480, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevitv3_xxs: { block: 'v3', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(64, 64, 128, 2), s(80, 80, 160, 4), s(128, 96, 192, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevitv3_xs: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(96, 96, 192, 2), s(160, 120, 240, 4), s(160, 144, 288, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevitv3_s: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 4), s(320, 240, 480, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevitv3_xxs_l2: { block: 'v3', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(64, 64, 128, 2), s(80, 80, 160, 2), s(128, 96, 192, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevitv3_xs_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(96, 96, 192, 2), s(160, 120, 240, 2), s(160, 144, 288, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevitv3_s_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 2), s(320, 240, 480, 3)], heads: 4, classifierDropout: 0.1 },
+};
+
+/** Pre-norm multi-head self-attention with a fused [q | k | v] projection. */
+class MultiHeadAttention extends Module {
+  constructor(
+    readonly d: number,
+    readonly heads: number,
+  ) {
+    super();
+  }
+  forward(x: Value): Value {
+    // x: [B*4, N, d]
+    const g = x.graph;
+    const [bp, n, d] = x.shape;
+    const h = this.heads;
+    const dh = d / h;
+    const w = g.withScope('qkv_proj', () => [this.param(g, 'weight', [3 * d, d]), this.param(g, 'bias', [3 * d])]);
+    const part = (i: number) => linear(x, slice(w[0], [i * d], [(i + 1) * d], [0]), slice(w[1], [i * d], [(i + 1) * d], [0]));
+    const q = transpose(reshape(mul(part(0), dh ** -0.5), [bp, n, h, dh]), [0, 2, 1, 3]);
+    const kT = transpose(reshape(part(1), [bp, n, h, dh]), [0, 2, 3, 1]);
+    const v = transpose(reshape(part(2), [bp, n, h, dh]), [0, 2, 1, 3]);
+    const attn = softmax(matmul(q, kT), -1);
+    const o = reshape(transpose(matmul(attn, v), [0, 2, 1, 3]), [bp, n, d]);
+    return g.withScope('out_proj', () => linear(o, this.param(g, 'weight', [d, d]), this.param(g, 'bias', [d])));
+  }
+}
+
+/** CVNets TransformerEncoder: x += MHA(LN(x)); x += FFN(LN(x)). Keys pre_norm_mha.{0,1}, pre_norm_ffn.{0,1,4}. */
+class TransformerEncoder extends Module {
+  ln1: LayerNorm;
+  mha: MultiHeadAttention;
+  ln2: LayerNorm;
+  fc1: Linear;
+  fc2: Linear;
+  constructor(d: number, ffn: number, heads: number) {
+    super();
+    this.ln1 = this.add(0, new LayerNorm(d));
+    this.mha = this.add(1, new MultiHeadAttention(d, heads));
+    this.ln2 = this.add(0, new LayerNorm(d));
+    this.fc1 = this.add(1, new Linear(d, ffn));
+    this.fc2 = this.add(4, new Linear(ffn, d));
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    x = add(x, g.withScope('pre_norm_mha', () => this.mha.call(this.ln1.call(x))));
+    return add(x, g.withScope('pre_norm_ffn', () => this.fc2.call(silu(this.fc1.call(this.ln2.call(x))))));
+  }
+}
+
+/** [B, d, H, W] -> [B*4, N, d]: group p = (h mod 2)*2 + (w mod 2), position n over the (H/2)x(W/2) grid. */
+function unfold(x: Value): Value {
+  const [b, d, h, w] = x.shape;
+  const t = transpose(reshape(x, [b, d, h / 2, 2, w / 2, 2]), [0, 3, 5, 2, 4, 1]);
+  return reshape(t, [b * 4, (h / 2) * (w / 2), d]);
+}
+function fold(p: Value, b: number, h: number, w: number): Value {
+  const d = p.shape[2];
+  const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 5, 3, 1, 4, 2]);
+  return reshape(t, [b, d, h, w]);
+}
+
+/** MobileViT block (v1) and MobileViTv3 block (v1-based): local conv, patch transformer, fusion. */
+class MobileViTBlock extends Module {
+  localConv: ConvLayer;
+  localProj: ConvLayer;
+  layers: TransformerEncoder[];
+  finalNorm: LayerNorm;
+  proj: ConvLayer;
+  fusion: ConvLayer;
+  constructor(
+    readonly kind: 'v1' | 'v3',
+    c: number,
+    readonly stage: MobileViTStage,
+    heads: number,
+  ) {
+    super();
+    const { d, ffn, depth } = stage;
+    this.localConv = this.add('conv_3x3', new ConvLayer(c, c, 3, { groups: kind === 'v3' ? c : 1 }));
+    this.localProj = this.add('conv_1x1', new ConvLayer(c, d, 1, { norm: false, act: false }));
+    this.layers = Array.from({ length: depth }, (_, i) => this.add(i, new TransformerEncoder(d, ffn, heads)));
+    this.finalNorm = this.add(depth, new LayerNorm(d));
+    this.proj = this.add('conv_proj', new ConvLayer(d, c, 1));
+    this.fusion = kind === 'v3' ? this.add('fusion', new ConvLayer(d + c, c, 1)) : this.add('fusion', new ConvLayer(2 * c, c, 3));
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    const local = g.withScope('local_rep', () => this.localProj.call(this.localConv.call(x)));
+    const [b, , h, w] = local.shape;
+    const eh = Math.ceil(h / 2) * 2;
+    const ew = Math.ceil(w / 2) * 2;
+    const resized = eh !== h || ew !== w;
+    let p = unfold(resized ? resizeBilinear(local, eh, ew, false) : local);
+    p = g.withScope('global_rep', () => {
+      for (const layer of this.layers) p = layer.call(p);
+      return this.finalNorm.call(p);
+    });
+    let fm = fold(p, b, eh, ew);
+    if (resized) fm = resizeBilinear(fm, h, w, false);
+    fm = this.proj.call(fm);
+    if (this.kind === 'v1') return this.fusion.call(concat([x, fm], 1));
+    return add(this.fusion.call(concat([local, fm], 1)), x);
+  }
+}
+
+export class MobileViT extends Module implements Network {
+  stem: ConvLayer;
+  layers: MapBlock[][];
+  expConv: ConvLayer;
+  fc: Linear;
+  readonly expChannels: number;
+  constructor(
+    readonly cfg: MobileViTConfig,
+    readonly numClasses: number,
+  ) {
+    super();
+    const e = cfg.mv2Expand;
+    this.stem = this.add('conv_1', new ConvLayer(3, 16, 3, { stride: 2 }));
+    const l1 = [this.add(0, new InvertedResidual(16, cfg.layer1, 1, e))];
+    const l2 = [0, 1, 2].map((i) => this.add(i, new InvertedResidual(i === 0 ? cfg.layer1 : cfg.layer2, cfg.layer2, i === 0 ? 2 : 1, e)));
+    let cin = cfg.layer2;
+    const deep = cfg.stages.map((st) => {
+      const blocks = [this.add(0, new InvertedResidual(cin, st.c, 2, e)), this.add(1, new MobileViTBlock(cfg.block, st.c, st, cfg.heads))];
+      cin = st.c;
+      return blocks;
+    });
+    this.layers = [l1, l2, ...deep];
+    this.expChannels = Math.min(4 * cin, 960);
+    this.expConv = this.add('conv_1x1_exp', new ConvLayer(cin, this.expChannels, 1));
+    this.fc = this.add('fc', new Linear(this.expChannels, numClasses));
+  }
+  forward(x: Value): NetworkOutput {
+    const g = x.graph;
+    const features: NetworkOutput['features'] = [];
+    let y = this.stem.call(x);
+    features.push({ name: 'out_stage0', value: y });
+    this.layers.forEach((blocks, i) => {
+      y = g.withScope(`layer_${i + 1}`, () => blocks.reduce((h, m) => m.call(h), y));
+      features.push({ name: `out_stage${i + 1}`, value: y });
+    });
+    y = this.expConv.call(y);
+    features.push({ name: 'out_stage6', value: y });
+    const pooled = reshape(reduceMean(y, [2, 3], true), [y.shape[0], this.expChannels]);
+    const logits = g.withScope('classifier', () => this.fc.call(pooled));
+    return { logits, features, preLogits: pooled };
+  }
+}

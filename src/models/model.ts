@@ -1,0 +1,177 @@
+/** A model instance: architecture + weights, compiled to ONNX per input shape and run by the engine. */
+import { Graph, type Value } from '../graph/ir.js';
+import { lowerToOnnx } from '../onnx/lower.js';
+import { getEngine, type Session } from '../runtime/engine.js';
+import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
+import { checkStateDict } from '../io/state_dict.js';
+import { f16ToF32 } from '../io/safetensors.js';
+import { initTensor, normalSampler, rng } from './init.js';
+import type { ModelSpec, Network, NetworkOutput } from './types.js';
+
+export interface Built {
+  graph: Graph;
+  input: Value;
+  out: NetworkOutput;
+  net: Network;
+}
+
+export interface CreateOptions {
+  numClasses?: number;
+  /** A state dict with official keys (e.g. from readCheckpoint / readSafetensors). */
+  weights?: Map<string, HostTensor>;
+  /** Seed for random initialisation when no weights are given. */
+  seed?: number;
+  /** Intra-op threads for the engine (default 2). */
+  threads?: number;
+}
+
+export class HybridModel {
+  readonly weights = new Map<string, HostTensor>();
+  private sessions = new Map<string, Promise<Session>>();
+  private shapes: Map<string, { shape: number[]; dtype: string }> | null = null;
+  numClasses: number;
+  threads: number;
+
+  constructor(
+    readonly spec: ModelSpec,
+    opts: CreateOptions = {},
+  ) {
+    this.numClasses = opts.numClasses ?? spec.cfg.numClasses;
+    if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new HybridVisionError(`numClasses must be a positive integer, got ${opts.numClasses}`);
+    this.threads = opts.threads ?? 2;
+    this.initWeights(opts.seed ?? 0);
+    if (opts.weights) this.loadStateDict(opts.weights);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Builds the graph for one input shape [N, 3, H, W]. */
+  build(inputShape: number[], opts: { training?: boolean } = {}): Built {
+    if (inputShape.length !== 4 || inputShape[1] !== 3) {
+      throw new HybridVisionError(`${this.name} expects input [N, 3, H, W], got ${shapeStr(inputShape)}`);
+    }
+    if (inputShape.some((d) => !Number.isInteger(d) || d < 1)) throw new HybridVisionError(`invalid input shape ${shapeStr(inputShape)}`);
+    const graph = new Graph();
+    graph.training = opts.training ?? false;
+    const input = graph.input('input', inputShape);
+    const net = this.spec.build(this.numClasses);
+    const out = net.forward(input);
+    return { graph, input, out, net };
+  }
+
+  /** key -> shape/dtype of every state-dict entry (parameters and buffers). */
+  stateShapes(): Map<string, { shape: number[]; dtype: string }> {
+    if (!this.shapes) {
+      const { graph } = this.build([1, 3, 64, 64]);
+      this.shapes = new Map([...graph.params].map(([k, v]) => [k, { shape: [...v.shape], dtype: v.dtype }]));
+    }
+    return this.shapes;
+  }
+
+  /** Number of trainable parameters (state dict minus BN buffers). */
+  numParams(): number {
+    let n = 0;
+    for (const [k, s] of this.stateShapes()) if (!/\.(running_mean|running_var|num_batches_tracked)$/.test(k)) n += numel(s.shape);
+    return n;
+  }
+
+  private initWeights(seed: number, only?: (key: string) => boolean): void {
+    const normal = normalSampler(rng(seed));
+    for (const [k, s] of this.stateShapes()) if (!only || only(k)) this.weights.set(k, initTensor(k, s.shape, s.dtype, normal));
+  }
+
+  /** Loads a state dict, checking every key and shape; float16 tensors are widened. */
+  loadStateDict(sd: Map<string, HostTensor>): void {
+    const expected = new Map([...this.stateShapes()].map(([k, s]) => [k, s.shape]));
+    checkStateDict(expected, sd);
+    for (const [k, t] of sd) {
+      if (!expected.has(k)) continue;
+      if (k.endsWith('num_batches_tracked')) {
+        this.weights.set(k, { dtype: 'int64', shape: [], data: t.dtype === 'int64' ? (t.data as BigInt64Array).slice() : new BigInt64Array(1) });
+        continue;
+      }
+      this.weights.set(k, toF32(k, t));
+    }
+    this.invalidate();
+  }
+
+  /** A copy of the state dict (official keys). */
+  stateDict(): Map<string, HostTensor> {
+    return new Map(this.weights);
+  }
+
+  /** Replaces the classification head with a freshly initialised one for `numClasses` classes. */
+  resetClassifier(numClasses: number, seed = 0): void {
+    this.numClasses = numClasses;
+    this.shapes = null;
+    const isHead = (k: string) => this.spec.headPrefixes.some((p) => k.startsWith(p));
+    for (const k of [...this.weights.keys()]) if (isHead(k)) this.weights.delete(k);
+    this.initWeights(seed, (k) => isHead(k) || !this.weights.has(k));
+    this.invalidate();
+  }
+
+  /** The ONNX model for an input shape: weights baked in as initializers. */
+  toOnnx(inputShape: number[], opts: { features?: boolean } = {}): { bytes: Uint8Array; outputs: string[] } {
+    const b = this.build(inputShape);
+    const outputs = [{ name: 'logits', value: b.out.logits }];
+    if (opts.features) for (const f of b.out.features) outputs.push({ name: f.name, value: f.value });
+    const m = lowerToOnnx(b.graph, {
+      outputs,
+      params: 'initializer',
+      weights: this.weights,
+      metadata: { model: this.name, num_classes: String(this.numClasses) },
+    });
+    return { bytes: m.bytes, outputs: m.outputs };
+  }
+
+  private session(inputShape: number[], features: boolean): Promise<Session> {
+    const key = `${inputShape.join('x')}${features ? ':f' : ''}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const { bytes } = this.toOnnx(inputShape, { features });
+      s = getEngine().createSession(bytes, { threads: this.threads });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private checkInput(x: HostTensor): void {
+    if (x.dtype !== 'float32') throw new HybridVisionError(`input must be float32, got ${x.dtype}`);
+    if (x.shape.length !== 4 || x.shape[1] !== 3) throw new HybridVisionError(`${this.name} expects input [N, 3, H, W], got ${shapeStr(x.shape)}`);
+    if (numel(x.shape) !== x.data.length) throw new HybridVisionError('input data length does not match its shape');
+  }
+
+  /** Logits [N, numClasses]. */
+  async forward(x: HostTensor): Promise<HostTensor> {
+    this.checkInput(x);
+    const s = await this.session(x.shape, false);
+    return (await s.run({ input: x }))['logits'];
+  }
+
+  /** Logits plus every stage's feature map (NCHW). */
+  async forwardFeatures(x: HostTensor): Promise<Record<string, HostTensor>> {
+    this.checkInput(x);
+    const s = await this.session(x.shape, true);
+    return s.run({ input: x });
+  }
+
+  private invalidate(): void {
+    const old = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of old) s.then((x) => x.release()).catch(() => {});
+  }
+
+  async dispose(): Promise<void> {
+    this.invalidate();
+  }
+}
+
+function toF32(key: string, t: HostTensor): HostTensor {
+  if (t.dtype === 'float32') return { dtype: 'float32', shape: [...t.shape], data: (t.data as Float32Array).slice() };
+  if (t.dtype === 'float16') {
+    return { dtype: 'float32', shape: [...t.shape], data: f16ToF32(t.data as Uint16Array) };
+  }
+  throw new HybridVisionError(`weight ${key} has dtype ${t.dtype}; float32 or float16 expected`);
+}

@@ -1,0 +1,46 @@
+/** What every model family provides to the registry. */
+import type { Value } from '../graph/ir.js';
+import type { Module } from '../nn/module.js';
+
+export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2';
+
+/** timm-style pretrained config plus the paper's reference figures. */
+export interface PretrainedCfg {
+  inputSize: [number, number];
+  cropPct: number;
+  interpolation: 'bilinear' | 'bicubic';
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** Channel order the official weights expect. */
+  channelOrder: 'RGB' | 'BGR';
+  numClasses: number;
+  /** Where the official ImageNet weights are published, and their file name. */
+  url?: string;
+  fileName?: string;
+  paper: { params: number; madds: number; top1: number; resolution: number; maddsConvention?: string };
+}
+
+export interface NetworkOutput {
+  logits: Value;
+  /** Per-stage feature maps, in order (names as in the golden intermediates where they exist). */
+  features: { name: string; value: Value }[];
+  /** Pooled pre-logits features. */
+  preLogits: Value;
+}
+
+export interface Network extends Module {
+  forward(x: Value): NetworkOutput;
+}
+
+export interface ModelSpec {
+  name: string;
+  family: Family;
+  description: string;
+  cfg: PretrainedCfg;
+  build(numClasses: number): Network;
+  /** State-dict key prefixes of the classification head (replaced by resetClassifier). */
+  headPrefixes: string[];
+}
+
+/** A block mapping one feature map to another. */
+export type MapBlock = Module & { forward(x: Value): Value };

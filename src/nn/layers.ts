@@ -1,0 +1,96 @@
+/** Basic layers with PyTorch parameter names. */
+import type { Value } from '../graph/ir.js';
+import { add, mul } from '../graph/ops/elementwise.js';
+import { conv2d } from '../graph/ops/conv.js';
+import { batchNormEval, layerNorm } from '../graph/ops/norm.js';
+import { reshape } from '../graph/ops/shape.js';
+import { batchNormTrain, linear } from './functional.js';
+import { Module } from './module.js';
+
+export class Conv2d extends Module {
+  constructor(
+    readonly cin: number,
+    readonly cout: number,
+    readonly k: number,
+    readonly opts: { stride?: number; groups?: number; bias?: boolean; padding?: number } = {},
+  ) {
+    super();
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    const groups = this.opts.groups ?? 1;
+    const s = this.opts.stride ?? 1;
+    const p = this.opts.padding ?? (this.k - 1) >> 1;
+    const w = this.param(g, 'weight', [this.cout, this.cin / groups, this.k, this.k]);
+    const b = this.opts.bias ? this.param(g, 'bias', [this.cout]) : null;
+    return conv2d(x, w, b, { stride: [s, s], pads: [p, p, p, p], groups });
+  }
+}
+
+/** BatchNorm1d/2d: running statistics in eval mode, batch statistics (and running updates) in training. */
+export class BatchNorm extends Module {
+  constructor(
+    readonly c: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
+    super();
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    const weight = this.param(g, 'weight', [this.c]);
+    const bias = this.param(g, 'bias', [this.c]);
+    const runningMean = this.buffer(g, 'running_mean', [this.c]);
+    const runningVar = this.buffer(g, 'running_var', [this.c]);
+    this.buffer(g, 'num_batches_tracked', [], 'int64');
+    if (!g.training) return batchNormEval(x, weight, bias, runningMean, runningVar, this.eps);
+    const r = batchNormTrain(x, { weight, bias, runningMean, runningVar }, this.eps, this.momentum);
+    g.stateUpdates.set(runningMean.name, r.mean);
+    g.stateUpdates.set(runningVar.name, r.var);
+    return r.y;
+  }
+}
+
+export class Linear extends Module {
+  constructor(
+    readonly fin: number,
+    readonly fout: number,
+    readonly bias = true,
+  ) {
+    super();
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    return linear(x, this.param(g, 'weight', [this.fout, this.fin]), this.bias ? this.param(g, 'bias', [this.fout]) : null);
+  }
+}
+
+/** LayerNorm over the last dimension. */
+export class LayerNorm extends Module {
+  constructor(
+    readonly d: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    return layerNorm(x, this.param(g, 'weight', [this.d]), this.param(g, 'bias', [this.d]), -1, this.eps);
+  }
+}
+
+/** GroupNorm(1, d) on [N, d, ...]: normalises over all non-batch axes, per-channel affine. */
+export class GroupNorm1 extends Module {
+  constructor(
+    readonly d: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    const bshape = x.shape.map((d, i) => (i === 1 ? d : 1)).slice(1);
+    const y = layerNorm(x, null, null, 1, this.eps);
+    return add(mul(y, reshape(this.param(g, 'weight', [this.d]), bshape)), reshape(this.param(g, 'bias', [this.d]), bshape));
+  }
+}

@@ -1,0 +1,32 @@
+/** The execution engine seam: ONNX Runtime for Node (runtime/node.ts) or the browser (onnxruntime-web). */
+import { HybridVisionError, type HostTensor } from '../tensor.js';
+
+export interface SessionOptions {
+  /** Intra-op threads (default 2). */
+  threads?: number;
+}
+
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+export interface Engine {
+  readonly name: string;
+  createSession(model: Uint8Array, opts?: SessionOptions): Promise<Session>;
+}
+
+let current: Engine | null = null;
+
+export function setEngine(e: Engine): void {
+  current = e;
+}
+
+export function getEngine(): Engine {
+  if (!current) {
+    throw new HybridVisionError("no execution engine: import 'hybridvision/node' in Node (or register onnxruntime-web with setEngine)");
+  }
+  return current;
+}

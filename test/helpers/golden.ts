@@ -2,9 +2,16 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// dist/test/helpers -> repository root
-const repoRoot = resolve(here, '..', '..', '..');
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = resolve(dir, '..');
+    if (up === dir) throw new Error('repository root not found');
+    dir = up;
+  }
+  return dir;
+}
+const repoRoot = findRepoRoot();
 
 /** The golden conformance folder, or null (tests then skip with a loud notice). */
 export function goldenDir(): string | null {

@@ -5,3 +5,8 @@ export { HybridModel, type CreateOptions } from './models/model.js';
 export type { ModelSpec, PretrainedCfg, Family } from './models/types.js';
 export { setEngine, getEngine, type Engine, type Session } from './runtime/engine.js';
 export * from './io/index.js';
+export { pipeline, topK, setImageDecoder, imagesToBatch, type Prediction, type ImageClassifier, type ImageInput } from './pipeline.js';
+export { summarize, type ModelSummary, type StageRow } from './models/summary.js';
+export type { RgbImage } from './data/image.js';
+export { preprocess, batchImages, type PreprocessConfig } from './data/preprocess.js';
+export { IMAGENET_CLASSES } from './data/imagenet_classes.js';

@@ -1,9 +1,13 @@
 /** The Node entry: everything in the core plus the onnxruntime-node engine, file I/O and image decoding. */
 import { setEngine } from './runtime/engine.js';
 import { nodeEngine } from './runtime/node.js';
+import { setImageDecoder } from './pipeline.js';
+import { decodeImageBytes, decodeImageFile } from './data/decode_node.js';
 
 setEngine(nodeEngine);
+setImageDecoder((x) => (typeof x === 'string' ? decodeImageFile(x) : decodeImageBytes(x)));
 
 export * from './index.js';
 export { nodeEngine } from './runtime/node.js';
 export { readFileBytes, writeFileAtomic, loadCheckpointFile } from './io/node_files.js';
+export { decodeImageFile, decodeImageBytes } from './data/decode_node.js';

@@ -23,6 +23,8 @@ export interface CreateOptions {
   seed?: number;
   /** Intra-op threads for the engine (default 2). */
   threads?: number;
+  /** Class names, one per output (default: ImageNet names for 1000 classes). */
+  labels?: string[];
 }
 
 export class HybridModel {
@@ -31,12 +33,18 @@ export class HybridModel {
   private shapes: Map<string, { shape: number[]; dtype: string }> | null = null;
   numClasses: number;
   threads: number;
+  labels: string[] | null;
 
   constructor(
     readonly spec: ModelSpec,
     opts: CreateOptions = {},
   ) {
-    this.numClasses = opts.numClasses ?? spec.cfg.numClasses;
+    const fromWeights = opts.weights?.get(spec.classifierKey)?.shape[0];
+    this.numClasses = opts.numClasses ?? fromWeights ?? spec.cfg.numClasses;
+    this.labels = opts.labels ?? null;
+    if (this.labels && this.labels.length !== this.numClasses) {
+      throw new HybridVisionError(`${this.labels.length} labels given for ${this.numClasses} classes`);
+    }
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new HybridVisionError(`numClasses must be a positive integer, got ${opts.numClasses}`);
     this.threads = opts.threads ?? 2;
     this.initWeights(opts.seed ?? 0);
@@ -103,8 +111,9 @@ export class HybridModel {
   }
 
   /** Replaces the classification head with a freshly initialised one for `numClasses` classes. */
-  resetClassifier(numClasses: number, seed = 0): void {
+  resetClassifier(numClasses: number, seed = 0, labels?: string[]): void {
     this.numClasses = numClasses;
+    this.labels = labels ?? null;
     this.shapes = null;
     const isHead = (k: string) => this.spec.headPrefixes.some((p) => k.startsWith(p));
     for (const k of [...this.weights.keys()]) if (isHead(k)) this.weights.delete(k);

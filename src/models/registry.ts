@@ -78,6 +78,7 @@ for (const [name, desc, params, madds, top1, url, file] of V1_BASED) {
     cfg: cvnetsCfg('BGR', 'bilinear', { params, madds, top1, resolution: 256, maddsConvention: 'cvnets profiler' }, url, file),
     build: (n) => new MobileViT(c, n),
     headPrefixes: ['classifier.'],
+    classifierKey: 'classifier.fc.weight',
   });
 }
 for (const [name, desc, params, madds, top1, url, file] of V2_BASED) {
@@ -89,6 +90,7 @@ for (const [name, desc, params, madds, top1, url, file] of V2_BASED) {
     cfg: cvnetsCfg('RGB', 'bicubic', { params, madds, top1, resolution: 256, maddsConvention: 'cvnets profiler' }, url, file),
     build: (n) => new MobileViTv2(c, n),
     headPrefixes: ['classifier.'],
+    classifierKey: 'classifier.1.weight',
   });
 }
 

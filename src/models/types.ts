@@ -40,6 +40,8 @@ export interface ModelSpec {
   build(numClasses: number): Network;
   /** State-dict key prefixes of the classification head (replaced by resetClassifier). */
   headPrefixes: string[];
+  /** The final classifier weight [numClasses, F]; its shape tells the class count of a checkpoint. */
+  classifierKey: string;
 }
 
 /** A block mapping one feature map to another. */

@@ -1,0 +1,40 @@
+/** `hybridvision import CHECKPOINT -o OUT.safetensors [--model NAME]`: PyTorch checkpoint -> safetensors, no Python. */
+import { loadCheckpointFile, writeFileAtomic } from '../../io/node_files.js';
+import { writeSafetensors } from '../../io/safetensors.js';
+import { createModel, getModelSpec, listModels } from '../../models/registry.js';
+import { HybridVisionError, type HostTensor } from '../../tensor.js';
+import { parse } from '../args.js';
+
+/** The zoo models whose state-dict keys (ignoring the head's class count) match the checkpoint. */
+export function detectModels(sd: Map<string, HostTensor>): string[] {
+  return listModels().filter((name) => {
+    const spec = getModelSpec(name);
+    const nc = sd.get(spec.classifierKey)?.shape[0];
+    if (!nc) return false;
+    try {
+      createModel(name, { weights: sd, numClasses: nc });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export async function importCommand(argv: string[]): Promise<void> {
+  const usage = 'hybridvision import CHECKPOINT -o OUT.safetensors [--model NAME] [--ema]';
+  const { values, positionals } = parse(argv, { output: { type: 'string', short: 'o' }, model: { type: 'string' }, ema: { type: 'boolean' } }, usage);
+  if (positionals.length !== 1 || !values.output) throw new HybridVisionError(`expected a checkpoint and -o OUT (usage: ${usage})`);
+  const sd = await loadCheckpointFile(positionals[0], values.ema ? { prefer: 'state_dict_ema' } : {});
+  let name = values.model;
+  if (name) createModel(name, { weights: sd });
+  else {
+    const found = detectModels(sd);
+    if (found.length === 0) throw new HybridVisionError(`${positionals[0]}: no zoo model matches its ${sd.size} keys (pass --model NAME to see the mismatch)`);
+    name = found[0];
+  }
+  const m = createModel(name, { weights: sd });
+  const tensors: Record<string, HostTensor> = {};
+  for (const [k, t] of m.stateDict()) tensors[k] = t;
+  await writeFileAtomic(values.output, writeSafetensors(tensors, { model: name, num_classes: String(m.numClasses), source: 'hybridvision import' }));
+  console.log(`${name}: ${m.stateDict().size} tensors, ${m.numClasses} classes -> ${values.output}`);
+}

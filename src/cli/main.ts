@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/** The hybridvision command line. Errors print one line and exit non-zero. */
+import '../node.js';
+import { HybridVisionError } from '../tensor.js';
+import { benchCommand } from './commands/bench.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
+import { predictCommand } from './commands/predict.js';
+import { runCommand } from './commands/run.js';
+import { summaryCommand } from './commands/summary.js';
+import { zooCommand } from './commands/zoo.js';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  models: zooCommand,
+  summary: summaryCommand,
+  predict: predictCommand,
+  run: runCommand,
+  import: importCommand,
+  export: exportCommand,
+  bench: benchCommand,
+};
+
+const HELP = `hybridvision — Mobile-Former and MobileViTv3 on ONNX Runtime
+
+usage: hybridvision <command> [options]
+
+  models [pattern]                       the zoo: live params/MAdds beside the papers' figures
+  summary <model> [--size H W]           per-stage output shape, params, MAdds
+  predict <model> --weights FILE IMG...  top-k labels (JPEG/PNG/WebP)
+  run <model> --weights FILE --input IN.safetensors --output OUT.safetensors
+  import CHECKPOINT -o OUT.safetensors [--model NAME]   .pt/.pth/.pth.tar -> safetensors
+  export <model> --weights FILE -o model.onnx [--size H W] [--batch N]
+  bench <model...> [--batch 1,8] [--threads N] [--csv]
+
+With no command, prints the model zoo.`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined) return zooCommand([]);
+  if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    console.log(HELP);
+    return;
+  }
+  const f = COMMANDS[cmd];
+  if (!f) throw new HybridVisionError(`unknown command '${cmd}' (hybridvision --help lists them)`);
+  await f(rest);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const msg = e instanceof Error ? e.message : String(e);
+  console.error(`hybridvision: error: ${msg.split('\n')[0]}`);
+  if (process.env.HYBRIDVISION_DEBUG && e instanceof Error && !(e instanceof HybridVisionError)) console.error(e.stack);
+  process.exitCode = 1;
+});

@@ -1,0 +1,54 @@
+/** Per-stage parameter and MAdds counts, read off the built graph (1 MAdd per multiply-accumulate, no bias). */
+import { numel } from '../tensor.js';
+import type { HybridModel } from './model.js';
+
+export interface StageRow {
+  stage: string;
+  outputShape: number[] | null;
+  params: number;
+  madds: number;
+}
+
+export interface ModelSummary {
+  model: string;
+  inputSize: [number, number];
+  rows: StageRow[];
+  params: number;
+  madds: number;
+}
+
+const BUFFER = /\.(running_mean|running_var|num_batches_tracked)$/;
+
+/** Stage of a parameter key or node scope: the first path component; for `features.I` the block. */
+function stageOf(path: string): string {
+  const parts = path.split('.');
+  return parts[0] === 'features' && parts.length > 1 ? `${parts[0]}.${parts[1]}` : parts[0];
+}
+
+export function summarize(model: HybridModel, height: number, width: number): ModelSummary {
+  const { graph, out } = model.build([1, 3, height, width]);
+  const rows = new Map<string, StageRow>();
+  const row = (s: string) => {
+    let r = rows.get(s);
+    if (!r) rows.set(s, (r = { stage: s, outputShape: null, params: 0, madds: 0 }));
+    return r;
+  };
+  for (const [k, v] of graph.params) if (!BUFFER.test(k)) row(stageOf(k)).params += numel(v.shape);
+  for (const n of graph.nodes) {
+    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const')) continue;
+    row(stageOf(n.scope || 'other')).madds += n.op.madds(n);
+  }
+  // Output shapes: the last node output produced inside each stage's scope.
+  for (const n of graph.nodes) {
+    const s = stageOf(n.scope || 'other');
+    if (rows.has(s)) rows.get(s)!.outputShape = [...n.outputs[0].shape];
+  }
+  const list = [...rows.values()];
+  return {
+    model: model.name,
+    inputSize: [height, width],
+    rows: list,
+    params: list.reduce((a, r) => a + r.params, 0),
+    madds: list.reduce((a, r) => a + r.madds, 0),
+  };
+}

@@ -1,0 +1,82 @@
+/** Transformers.js-style pipeline: pipeline('image-classification', model) -> images -> [{label, score}]. */
+import { imagenetClassName } from './data/imagenet_classes.js';
+import type { RgbImage } from './data/image.js';
+import { batchImages, preprocess } from './data/preprocess.js';
+import { createModel } from './models/registry.js';
+import type { CreateOptions, HybridModel } from './models/model.js';
+import { HybridVisionError, type HostTensor } from './tensor.js';
+
+export interface Prediction {
+  label: string;
+  score: number;
+  index: number;
+}
+
+export type ImageInput = RgbImage | string | Uint8Array;
+
+type Decoder = (input: string | Uint8Array) => Promise<RgbImage>;
+let decoder: Decoder | null = null;
+/** Installs the decoder for paths and encoded bytes (the Node entry installs sharp). */
+export function setImageDecoder(d: Decoder): void {
+  decoder = d;
+}
+
+export function softmaxRow(logits: Float32Array, offset: number, n: number): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
+  const p = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += p[i] = Math.exp(logits[offset + i] - max);
+  for (let i = 0; i < n; i++) p[i] /= sum;
+  return p;
+}
+
+export function labelFor(model: HybridModel, i: number): string {
+  if (model.labels) return model.labels[i];
+  if (model.numClasses === 1000) return imagenetClassName(i);
+  return `class ${i}`;
+}
+
+/** Top-k predictions per image from logits [N, C] (topK 0 = all classes). */
+export function topK(model: HybridModel, logits: HostTensor, k: number): Prediction[][] {
+  const [n, c] = logits.shape;
+  const out: Prediction[][] = [];
+  for (let b = 0; b < n; b++) {
+    const p = softmaxRow(logits.data as Float32Array, b * c, c);
+    const idx = [...p.keys()].sort((x, y) => p[y] - p[x]).slice(0, k > 0 ? k : c);
+    out.push(idx.map((i) => ({ label: labelFor(model, i), score: p[i], index: i })));
+  }
+  return out;
+}
+
+export interface ImageClassifier {
+  (images: ImageInput | ImageInput[], opts?: { topK?: number }): Promise<Prediction[] | Prediction[][]>;
+  model: HybridModel;
+  dispose(): Promise<void>;
+}
+
+async function toImage(x: ImageInput): Promise<RgbImage> {
+  if (typeof x === 'object' && 'width' in x) return x;
+  if (!decoder) throw new HybridVisionError('no image decoder: import hybridvision/node, or pass decoded RGB images');
+  return decoder(x);
+}
+
+/** Preprocesses images with the model's pretrained config into one [N, 3, H, W] batch. */
+export async function imagesToBatch(model: HybridModel, images: ImageInput[]): Promise<HostTensor> {
+  const cfg = model.spec.cfg;
+  const chws = [];
+  for (const im of images) chws.push(preprocess(await toImage(im), cfg));
+  return batchImages(chws, cfg.inputSize[0], cfg.inputSize[1]);
+}
+
+export async function pipeline(task: 'image-classification', model: string | HybridModel, opts: CreateOptions & { topK?: number } = {}): Promise<ImageClassifier> {
+  if (task !== 'image-classification') throw new HybridVisionError(`unsupported task '${task}' (supported: image-classification)`);
+  const m = typeof model === 'string' ? createModel(model, opts) : model;
+  const run = async (images: ImageInput | ImageInput[], o: { topK?: number } = {}) => {
+    const list = Array.isArray(images) ? images : [images];
+    const logits = await m.forward(await imagesToBatch(m, list));
+    const preds = topK(m, logits, o.topK ?? opts.topK ?? 5);
+    return Array.isArray(images) ? preds : preds[0];
+  };
+  return Object.assign(run, { model: m, dispose: () => m.dispose() });
+}

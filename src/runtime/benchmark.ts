@@ -1,0 +1,64 @@
+/** Latency/throughput measurement through the engine, and the engine's matrix-product ceiling. */
+import { Graph } from '../graph/ir.js';
+import { matmul } from '../graph/ops/matmul.js';
+import { lowerToOnnx } from '../onnx/lower.js';
+import type { HybridModel } from '../models/model.js';
+import { getEngine, type Session } from './engine.js';
+import type { HostTensor } from '../tensor.js';
+
+export interface Timing {
+  medianMs: number;
+  bestMs: number;
+  runs: number;
+}
+
+export async function timeSession(s: Session, feeds: Record<string, HostTensor>, runs = 20, warmup = 3): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await s.run(feeds);
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await s.run(feeds);
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return { medianMs: t[t.length >> 1], bestMs: t[0], runs };
+}
+
+function randomInput(shape: number[]): HostTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = s / 2 ** 32 - 0.5;
+  }
+  return { dtype: 'float32', shape, data };
+}
+
+/** Median latency of the whole model at one input shape. */
+export async function benchModel(model: HybridModel, shape: number[], runs = 20, warmup = 3): Promise<Timing> {
+  const x = randomInput(shape);
+  await model.forward(x); // builds and caches the session
+  const { bytes } = model.toOnnx(shape);
+  const s = await getEngine().createSession(bytes, { threads: model.threads });
+  try {
+    return await timeSession(s, { input: x }, runs, warmup);
+  } finally {
+    await s.release();
+  }
+}
+
+/** MAdds/s of one large square MatMul run by the same engine: the ceiling the efficiency column divides by. */
+export async function matmulCeiling(threads = 2, n = 1024): Promise<{ maddsPerSec: number; ms: number }> {
+  const g = new Graph();
+  const a = g.input('a', [n, n]);
+  const b = g.input('b', [n, n]);
+  const m = lowerToOnnx(g, { outputs: [{ name: 'y', value: matmul(a, b) }], params: 'initializer' });
+  const s = await getEngine().createSession(m.bytes, { threads });
+  try {
+    const t = await timeSession(s, { a: randomInput([n, n]), b: randomInput([n, n]) }, 20, 3);
+    return { maddsPerSec: (n * n * n) / (t.medianMs / 1000), ms: t.medianMs };
+  } finally {
+    await s.release();
+  }
+}

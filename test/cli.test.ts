@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { goldenOrSkip, REPO_ROOT } from './helpers/golden.js';
+import { buildZip } from './helpers/pickle_writer.js';
+import { assertClose, loadCase } from './helpers/compare.js';
+
+const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+const g = goldenOrSkip();
+const tmp = mkdtempSync(join(tmpdir(), 'hv-cli-'));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A bad input must give exactly one 'hybridvision: error:' line, no stack trace, exit code 1. */
+function assertOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
+  assert.equal(r.code, 1, `exit code (stderr: ${r.err})`);
+  const lines = r.err.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got:\n${r.err}`);
+  assert.match(lines[0], /^hybridvision: error: /);
+  assert.match(lines[0], pattern);
+}
+
+test('models lists every variant with live counts', () => {
+  const r = cli('models', 'mobilevitv3_xx*');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /mobilevitv3_xxs\s+256\s+1\.249\s+1\.2\s+332\.2/);
+  assert.match(r.out, /mobilevitv3_xxs_l2/);
+});
+
+test('summary prints per-stage rows summing to the model totals', () => {
+  const r = cli('summary', 'mobilevitv3_0.5', '--size', '256', '256');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /layer_3\s+\[1, 128, 32, 32\]/);
+  assert.match(r.out, /total\s+1,429,985\s+479\.8/);
+});
+
+test('unknown model, unknown command and bad options give one-line errors', () => {
+  assertOneLineError(cli('summary', 'mobilevit_huge'), /unknown model 'mobilevit_huge'/);
+  assertOneLineError(cli('frobnicate'), /unknown command/);
+  assertOneLineError(cli('summary', 'mobilevitv3_xxs', '--size', 'abc'), /--size/);
+});
+
+test('missing, truncated and corrupt weight files give one-line errors', () => {
+  const img = join(REPO_ROOT, 'test', 'fixtures', 'images', 'test.png');
+  assertOneLineError(cli('predict', 'mobilevitv3_xxs', '--weights', join(tmp, 'nope.safetensors'), img), /nope\.safetensors/);
+  const trunc = join(tmp, 'trunc.safetensors');
+  writeFileSync(trunc, new Uint8Array([200, 0, 0, 0, 0, 0, 0, 0, 123]));
+  assertOneLineError(cli('predict', 'mobilevitv3_xxs', '--weights', trunc, img), /trunc\.safetensors/);
+  const garbage = join(tmp, 'garbage.pt');
+  writeFileSync(garbage, new TextEncoder().encode('this is not a checkpoint at all'));
+  assertOneLineError(cli('import', garbage, '-o', join(tmp, 'x.safetensors')), /unrecognised checkpoint format|garbage\.pt/);
+});
+
+test('a pickle naming os.system is rejected without executing anything', () => {
+  // protocol 2: GLOBAL 'os system', MARK, 'touch pwned', TUPLE, REDUCE, STOP
+  const marker = join(tmp, 'pwned');
+  const enc = new TextEncoder();
+  const cmd = enc.encode(`touch ${marker}`);
+  const bytes = new Uint8Array([0x80, 0x02, ...enc.encode('cos\nsystem\n'), 0x28, 0x58, cmd.length, 0, 0, 0, ...cmd, 0x74, 0x52, 0x2e]);
+  const f = join(tmp, 'evil.pth');
+  writeFileSync(f, buildZip([{ name: 'evil/data.pkl', data: bytes }, { name: 'evil/version', data: enc.encode('3\n') }]));
+  assertOneLineError(cli('import', f, '-o', join(tmp, 'evil.safetensors')), /disallowed Python global: os\.system/);
+  assert.throws(() => readFileSync(marker));
+});
+
+test('wrong keys or shapes name what is missing or mismatched', { skip: g.skip }, () => {
+  const w = join(g.dir, 'mobilevitv3_xs_nc10_128.weights.safetensors');
+  const img = join(REPO_ROOT, 'test', 'fixtures', 'images', 'test.png');
+  assertOneLineError(cli('predict', 'mobilevitv3_xxs', '--weights', w, img), /mismatch|missing|unexpected/);
+  const sd = readSafetensors(readFileSync(w)).tensors;
+  sd.delete('layer_3.1.fusion.block.norm.weight');
+  const f = join(tmp, 'missing.safetensors');
+  writeFileSync(f, writeSafetensors(sd));
+  assertOneLineError(cli('predict', 'mobilevitv3_xs', '--weights', f, img), /layer_3\.1\.fusion\.block\.norm\.weight/);
+});
+
+test('unreadable image and wrong input rank give one-line errors', { skip: g.skip }, () => {
+  const w = join(g.dir, 'mobilevitv3_xs_nc10_128.weights.safetensors');
+  const bad = join(tmp, 'bad.jpg');
+  writeFileSync(bad, new Uint8Array([0xff, 0xd8, 0xff, 0, 1, 2, 3]));
+  assertOneLineError(cli('predict', 'mobilevitv3_xs', '--weights', w, bad), /cannot read image .*bad\.jpg/);
+  const inp = join(tmp, 'rank3.safetensors');
+  writeFileSync(inp, writeSafetensors({ input: { dtype: 'float32', shape: [3, 32, 32], data: new Float32Array(3 * 32 * 32) } }));
+  assertOneLineError(cli('run', 'mobilevitv3_xs', '--weights', w, '--input', inp, '--output', join(tmp, 'o.safetensors')), /expects input \[N, 3, H, W\], got \[3, 32, 32\]/);
+});
+
+test('run reproduces golden logits; export writes an ONNX file that onnxruntime runs to the same logits', { skip: g.skip }, async () => {
+  const kase = 'mobilevitv3_0.5_nc10_128';
+  const c = loadCase(g.dir, kase);
+  const w = join(g.dir, `${kase}.weights.safetensors`);
+  const out = join(tmp, 'logits.safetensors');
+  const r = cli('run', 'mobilevitv3_0.5', '--weights', w, '--input', join(g.dir, `${kase}.io.safetensors`), '--output', out);
+  assert.equal(r.code, 0, r.err);
+  const tol = c.manifest.tolerance_suggestion;
+  assertClose(readSafetensors(readFileSync(out)).tensors.get('logits')!, c.io.get('logits')!, tol.logits_atol, tol.logits_rtol, 'run logits');
+
+  const onnx = join(tmp, 'm.onnx');
+  const e = cli('export', 'mobilevitv3_0.5', '--weights', w, '-o', onnx, '--size', '128', '128', '--batch', '2');
+  assert.equal(e.code, 0, e.err);
+  const s = await ort.InferenceSession.create(onnx);
+  const x = c.io.get('input')!;
+  const y = await s.run({ input: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
+  const logits = { dtype: 'float32' as const, shape: [...y.logits.dims], data: y.logits.data as Float32Array };
+  assertClose(logits, c.io.get('logits')!, tol.logits_atol, tol.logits_rtol, 'exported ONNX logits');
+});
+
+test('import converts a .pt checkpoint to safetensors and detects the model', { skip: g.skip }, () => {
+  const out = join(tmp, 'imported.safetensors');
+  const r = cli('import', join(g.dir, 'pt', 'mobilevitv3_xxs_nc10_pt.pt'), '-o', out);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /mobilevitv3_xxs: 311 tensors, 10 classes/);
+  const sd = readSafetensors(readFileSync(out));
+  assert.equal(sd.tensors.size, 311);
+  assert.equal(sd.metadata.model, 'mobilevitv3_xxs');
+});

@@ -322,10 +322,15 @@ function swapInPlace(b: Uint8Array, size: number): void {
   }
 }
 
+const MAX_TENSOR_BYTES = 2 ** 32;
+
 /** Contiguous, aligned copy of a strided view, as raw little-endian element bytes. */
 function gather(storageBytes: Uint8Array, ref: TensorRef, name: string): Uint8Array {
   const elem = ELEM_SIZE[ref.dtype];
   const n = numel(ref.size);
+  if (!(n * elem <= MAX_TENSOR_BYTES)) {
+    throw new HybridVisionError(`checkpoint tensor '${name}' (size [${ref.size.join(',')}]) is too large to load`);
+  }
   const out = new Uint8Array(n * elem);
   if (n === 0) return out;
   const capacity = Math.floor(storageBytes.length / elem);

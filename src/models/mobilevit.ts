@@ -46,7 +46,7 @@ export const MOBILEVIT_CFGS: Record<string, MobileViTConfig> = {
   mobilevitv3_s_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 2), s(320, 240, 480, 3)], heads: 4, classifierDropout: 0.1 },
 };
 
-/** Pre-norm multi-head self-attention with a fused [q | k | v] projection. */
+/** Multi-head self-attention with a fused [q | k | v] projection, over tokens [G*N, d] in G groups. */
 class MultiHeadAttention extends Module {
   constructor(
     readonly d: number,
@@ -54,19 +54,25 @@ class MultiHeadAttention extends Module {
   ) {
     super();
   }
-  forward(x: Value): Value {
-    // x: [B*4, N, d]
+  forward(x: Value, groups: number): Value {
     const g = x.graph;
-    const [bp, n, d] = x.shape;
+    const d = this.d;
+    const n = x.shape[0] / groups;
     const h = this.heads;
     const dh = d / h;
     const w = g.withScope('qkv_proj', () => [this.param(g, 'weight', [3 * d, d]), this.param(g, 'bias', [3 * d])]);
-    const part = (i: number) => linear(x, slice(w[0], [i * d], [(i + 1) * d], [0]), slice(w[1], [i * d], [(i + 1) * d], [0]));
-    const q = transpose(reshape(mul(part(0), dh ** -0.5), [bp, n, h, dh]), [0, 2, 1, 3]);
-    const kT = transpose(reshape(part(1), [bp, n, h, dh]), [0, 2, 3, 1]);
-    const v = transpose(reshape(part(2), [bp, n, h, dh]), [0, 2, 1, 3]);
-    const attn = softmax(matmul(q, kT), -1);
-    const o = reshape(transpose(matmul(attn, v), [0, 2, 1, 3]), [bp, n, d]);
+    // Per-head projections as one broadcast MatMul: [G, 1, N, d] x [h, d, dh] -> [G, h, N, dh], no transposes.
+    const x4 = reshape(x, [groups, 1, n, d]);
+    const proj = (i: number, scale: number) => {
+      const wi = transpose(reshape(slice(w[0], [i * d], [(i + 1) * d], [0]), [h, dh, d]), [0, 2, 1]);
+      const bi = reshape(slice(w[1], [i * d], [(i + 1) * d], [0]), [h, 1, dh]);
+      return scale === 1 ? add(matmul(x4, wi), bi) : add(matmul(x4, mul(wi, scale)), mul(bi, scale));
+    };
+    const q = proj(0, dh ** -0.5);
+    const k = proj(1, 1);
+    const v = proj(2, 1);
+    const attn = softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1);
+    const o = reshape(transpose(matmul(attn, v), [0, 2, 1, 3]), [groups * n, d]);
     return g.withScope('out_proj', () => linear(o, this.param(g, 'weight', [d, d]), this.param(g, 'bias', [d])));
   }
 }
@@ -86,21 +92,25 @@ class TransformerEncoder extends Module {
     this.fc1 = this.add(1, new Linear(d, ffn));
     this.fc2 = this.add(4, new Linear(ffn, d));
   }
-  forward(x: Value): Value {
+  /** x: tokens [G*N, d], attention within each of the G groups. */
+  forward(x: Value, groups: number): Value {
     const g = x.graph;
-    x = add(x, g.withScope('pre_norm_mha', () => this.mha.call(this.ln1.call(x))));
+    x = add(x, g.withScope('pre_norm_mha', () => this.mha.call(this.ln1.call(x), groups)));
     return add(x, g.withScope('pre_norm_ffn', () => this.fc2.call(silu(this.fc1.call(this.ln2.call(x))))));
   }
 }
 
-/** [B, d, H, W] -> [B*4, N, d]: group p = (h mod 2)*2 + (w mod 2), position n over the (H/2)x(W/2) grid. */
-function unfold(x: Value): Value {
+/**
+ * [B, d, H, W] -> tokens [B*4*N, d] in B*4 groups: group p = (h mod 2)*2 + (w mod 2), position n over
+ * the (H/2)x(W/2) grid. Tokens stay 2-D through the transformer so every linear is one Gemm.
+ */
+export function unfold(x: Value): Value {
   const [b, d, h, w] = x.shape;
   const t = transpose(reshape(x, [b, d, h / 2, 2, w / 2, 2]), [0, 3, 5, 2, 4, 1]);
-  return reshape(t, [b * 4, (h / 2) * (w / 2), d]);
+  return reshape(t, [b * 4 * (h / 2) * (w / 2), d]);
 }
-function fold(p: Value, b: number, h: number, w: number): Value {
-  const d = p.shape[2];
+export function fold(p: Value, b: number, h: number, w: number): Value {
+  const d = p.shape[1];
   const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 5, 3, 1, 4, 2]);
   return reshape(t, [b, d, h, w]);
 }
@@ -137,7 +147,7 @@ class MobileViTBlock extends Module {
     const resized = eh !== h || ew !== w;
     let p = unfold(resized ? resizeBilinear(local, eh, ew, false) : local);
     p = g.withScope('global_rep', () => {
-      for (const layer of this.layers) p = layer.call(p);
+      for (const layer of this.layers) p = layer.call(p, b * 4);
       return this.finalNorm.call(p);
     });
     let fm = fold(p, b, eh, ew);

@@ -3,13 +3,15 @@
  * MobileViTv3 block files. Widths follow from the width multiplier. Keys: conv_1, layer_1..5,
  * classifier.1.
  */
-import type { Value } from '../graph/ir.js';
+import type { Graph, Value } from '../graph/ir.js';
 import { add, mul, relu } from '../graph/ops/elementwise.js';
 import { reduceMean, reduceSum } from '../graph/ops/reduce.js';
-import { concat, reshape, slice, transpose } from '../graph/ops/shape.js';
+import { concat, reshape, slice } from '../graph/ops/shape.js';
 import { softmax } from '../graph/ops/softmax.js';
-import { resizeBilinear, silu } from '../nn/functional.js';
-import { GroupNorm1, Linear } from '../nn/layers.js';
+import { linear, resizeBilinear, silu } from '../nn/functional.js';
+import { layerNorm } from '../graph/ops/norm.js';
+import { fold, unfold } from './mobilevit.js';
+import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { ConvLayer, InvertedResidual, makeDivisible } from './cvnets_layers.js';
 import type { MapBlock, Network, NetworkOutput } from './types.js';
@@ -48,48 +50,98 @@ export function mobilevitV2Widths(w: number) {
   };
 }
 
-/** 1x1 conv with bias, keys `<name>.block.conv.*`. */
-const pw = (cin: number, cout: number) => new ConvLayer(cin, cout, 1, { bias: true, norm: false, act: false });
+/**
+ * A 1x1 conv with bias (keys `<name>.block.conv.{weight [out, in, 1, 1], bias}`) applied to tokens
+ * [M, in] as one Gemm: the transformer part runs channels-last.
+ */
+class Pointwise extends Module {
+  constructor(
+    readonly cin: number,
+    readonly cout: number,
+  ) {
+    super();
+  }
+  /** The weight as [out, in] and the bias, optionally restricted to output rows [from, to). */
+  weights(g: Graph, from = 0, to = this.cout): [Value, Value] {
+    return g.withScope(this.localName, () =>
+      g.withScope('block', () =>
+        g.withScope('conv', () => {
+          const w = reshape(this.param(g, 'weight', [this.cout, this.cin, 1, 1]), [this.cout, this.cin]);
+          const b = this.param(g, 'bias', [this.cout]);
+          return [slice(w, [from], [to], [0]), slice(b, [from], [to], [0])];
+        }),
+      ),
+    );
+  }
+  forward(x: Value): Value {
+    const [w, b] = this.weights(x.graph);
+    return linear(x, w, b);
+  }
+  /** Bypasses `call`'s scope push: `weights` pushes the name itself. */
+  apply(x: Value, from?: number, to?: number): Value {
+    const [w, b] = this.weights(x.graph, from, to);
+    return linear(x, w, b);
+  }
+}
+
+/** GroupNorm(1, d) over a sample's tokens [B*P*N, d]: statistics over all of P, N and d jointly. */
+class TokenGroupNorm extends Module {
+  constructor(
+    readonly d: number,
+    readonly batch: () => number,
+  ) {
+    super();
+  }
+  forward(x: Value): Value {
+    const g = x.graph;
+    const b = this.batch();
+    const y = reshape(layerNorm(reshape(x, [b, -1]), null, null, 1, 1e-5), [...x.shape]);
+    return add(mul(y, this.param(g, 'weight', [this.d])), this.param(g, 'bias', [this.d]));
+  }
+}
 
 /** Separable self-attention: softmax over patches of a 1-channel query weights the keys into one context vector. */
 class LinearSelfAttention extends Module {
-  qkv: ConvLayer;
-  out: ConvLayer;
+  qkv: Pointwise;
+  out: Pointwise;
   constructor(readonly d: number) {
     super();
-    this.qkv = this.add('qkv_proj', pw(d, 1 + 2 * d));
-    this.out = this.add('out_proj', pw(d, d));
+    this.qkv = this.add('qkv_proj', new Pointwise(d, 1 + 2 * d));
+    this.out = this.add('out_proj', new Pointwise(d, d));
   }
-  forward(x: Value): Value {
+  /** x: tokens [B*P*N, d] laid out as [B, P, N]. */
+  forward(x: Value, b: number): Value {
     const d = this.d;
-    const qkv = this.qkv.call(x); // [B, 1+2d, P, N]
-    const scores = softmax(slice(qkv, [0], [1], [1]), -1);
-    const k = slice(qkv, [1], [1 + d], [1]);
-    const v = slice(qkv, [1 + d], [1 + 2 * d], [1]);
-    const ctx = reduceSum(mul(k, scores), [3], true); // [B, d, P, 1]
-    return this.out.call(mul(relu(v), ctx));
+    const n = x.shape[0] / (b * 4);
+    const scores = softmax(reshape(this.qkv.apply(x, 0, 1), [b, 4, n, 1]), 2);
+    const k = reshape(this.qkv.apply(x, 1, 1 + d), [b, 4, n, d]);
+    const v = reshape(this.qkv.apply(x, 1 + d, 1 + 2 * d), [b, 4, n, d]);
+    const ctx = reduceSum(mul(k, scores), [2], true); // [B, P, 1, d]
+    return this.out.apply(reshape(mul(relu(v), ctx), [b * 4 * n, d]));
   }
 }
 
 /** LinearAttnFFN: x += attn(GN(x)); x += FFN(GN(x)). Keys pre_norm_attn.{0,1}, pre_norm_ffn.{0,1,3}. */
 class LinearAttnFFN extends Module {
-  n1: GroupNorm1;
+  n1: TokenGroupNorm;
   attn: LinearSelfAttention;
-  n2: GroupNorm1;
-  fc1: ConvLayer;
-  fc2: ConvLayer;
+  n2: TokenGroupNorm;
+  fc1: Pointwise;
+  fc2: Pointwise;
+  private b = 1;
   constructor(d: number, ffn: number) {
     super();
-    this.n1 = this.add(0, new GroupNorm1(d));
+    this.n1 = this.add(0, new TokenGroupNorm(d, () => this.b));
     this.attn = this.add(1, new LinearSelfAttention(d));
-    this.n2 = this.add(0, new GroupNorm1(d));
-    this.fc1 = this.add(1, pw(d, ffn));
-    this.fc2 = this.add(3, pw(ffn, d));
+    this.n2 = this.add(0, new TokenGroupNorm(d, () => this.b));
+    this.fc1 = this.add(1, new Pointwise(d, ffn));
+    this.fc2 = this.add(3, new Pointwise(ffn, d));
   }
-  forward(x: Value): Value {
+  forward(x: Value, b: number): Value {
     const g = x.graph;
-    x = add(x, g.withScope('pre_norm_attn', () => this.attn.call(this.n1.call(x))));
-    return add(x, g.withScope('pre_norm_ffn', () => this.fc2.call(silu(this.fc1.call(this.n2.call(x))))));
+    this.b = b;
+    x = add(x, g.withScope('pre_norm_attn', () => this.attn.call(this.n1.call(x), b)));
+    return add(x, g.withScope('pre_norm_ffn', () => this.fc2.apply(silu(this.fc1.apply(this.n2.call(x))))));
   }
 }
 
@@ -98,8 +150,9 @@ class MobileViTv2Block extends Module {
   dw: ConvLayer;
   proj1x1: ConvLayer;
   layers: LinearAttnFFN[];
-  finalNorm: GroupNorm1;
+  finalNorm: TokenGroupNorm;
   convProj: ConvLayer;
+  private batch = 1;
   constructor(
     readonly kind: 'v2' | 'v3',
     c: number,
@@ -109,7 +162,7 @@ class MobileViTv2Block extends Module {
     this.dw = this.add(0, new ConvLayer(c, c, 3, { groups: c }));
     this.proj1x1 = this.add(1, new ConvLayer(c, st.d, 1, { norm: false, act: false }));
     this.layers = Array.from({ length: st.depth }, (_, i) => this.add(i, new LinearAttnFFN(st.d, st.ffn)));
-    this.finalNorm = this.add(st.depth, new GroupNorm1(st.d));
+    this.finalNorm = this.add(st.depth, new TokenGroupNorm(st.d, () => this.batch));
     this.convProj = this.add('conv_proj', new ConvLayer(kind === 'v3' ? 2 * st.d : st.d, c, 1, { act: false }));
   }
   forward(x: Value): Value {
@@ -119,14 +172,13 @@ class MobileViTv2Block extends Module {
     const w = Math.ceil(w0 / 2) * 2;
     if (h !== h0 || w !== w0) x = resizeBilinear(x, h, w, true);
     const local = g.withScope('local_rep', () => this.proj1x1.call(this.dw.call(x)));
-    const d = local.shape[1];
-    // unfold: [B, d, H, W] -> [B, d, P=4 (kh*2+kw), N (row-major patches)]
-    let p = reshape(transpose(reshape(local, [b, d, h / 2, 2, w / 2, 2]), [0, 1, 3, 5, 2, 4]), [b, d, 4, (h / 2) * (w / 2)]);
+    this.batch = b;
+    let p = unfold(local);
     p = g.withScope('global_rep', () => {
-      for (const l of this.layers) p = l.call(p);
+      for (const l of this.layers) p = l.call(p, b);
       return this.finalNorm.call(p);
     });
-    const fm = reshape(transpose(reshape(p, [b, d, 2, 2, h / 2, w / 2]), [0, 1, 4, 2, 5, 3]), [b, d, h, w]);
+    const fm = fold(p, b, h, w);
     if (this.kind === 'v2') return this.convProj.call(fm);
     return add(this.convProj.call(concat([fm, local], 1)), x);
   }

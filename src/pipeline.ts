@@ -4,6 +4,9 @@ import type { RgbImage } from './data/image.js';
 import { batchImages, preprocess } from './data/preprocess.js';
 import { createModel } from './models/registry.js';
 import type { CreateOptions, HybridModel } from './models/model.js';
+import type { PretrainedCfg } from './models/types.js';
+import { arrayDataset } from './data/dataset.js';
+import { centerBox, renderView } from './data/augment.js';
 import { HybridVisionError, type HostTensor } from './tensor.js';
 
 export interface Prediction {
@@ -63,10 +66,19 @@ async function toImage(x: ImageInput): Promise<RgbImage> {
 
 /** Preprocesses images with the model's pretrained config into one [N, 3, H, W] batch. */
 export async function imagesToBatch(model: HybridModel, images: ImageInput[]): Promise<HostTensor> {
-  const cfg = model.spec.cfg;
+  const cfg = model.cfg;
   const chws = [];
-  for (const im of images) chws.push(preprocess(await toImage(im), cfg));
+  for (const im of images) chws.push(cfg.pad === undefined ? preprocess(await toImage(im), cfg) : paddedView(await toImage(im), cfg));
   return batchImages(chws, cfg.inputSize[0], cfg.inputSize[1]);
+}
+
+/** The evaluation view of models trained here (see PretrainedCfg.pad). */
+function paddedView(img: RgbImage, cfg: PretrainedCfg): Float32Array {
+  const ds = arrayDataset(img.data, new Uint8Array([0]), img.width, img.height, 3, ['']);
+  const size = cfg.inputSize[0];
+  const out = new Float32Array(3 * size * size);
+  renderView(ds, 0, centerBox(img.width, img.height, cfg.pad ?? 0), false, size, out, 0, cfg);
+  return out;
 }
 
 export async function pipeline(task: 'image-classification', model: string | HybridModel, opts: CreateOptions & { topK?: number } = {}): Promise<ImageClassifier> {

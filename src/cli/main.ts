@@ -9,6 +9,8 @@ import { predictCommand } from './commands/predict.js';
 import { runCommand } from './commands/run.js';
 import { summaryCommand } from './commands/summary.js';
 import { zooCommand } from './commands/zoo.js';
+import { trainCommand } from './commands/train.js';
+import { evalCommand } from './commands/eval.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   models: zooCommand,
@@ -18,6 +20,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   import: importCommand,
   export: exportCommand,
   bench: benchCommand,
+  train: trainCommand,
+  eval: evalCommand,
 };
 
 const HELP = `hybridvision — Mobile-Former and MobileViTv3 on ONNX Runtime
@@ -31,6 +35,8 @@ usage: hybridvision <command> [options]
   import CHECKPOINT -o OUT.safetensors [--model NAME]   .pt/.pth/.pth.tar -> safetensors
   export <model> --weights FILE -o model.onnx [--size H W] [--batch N]
   bench <model...> [--batch 1,8] [--threads N] [--csv]
+  train <model> --data fashion-mnist|DIR [--epochs N --batch N --lr X --size S --weights FILE --freeze backbone --resume]
+  eval [<model> --weights FILE] --data fashion-mnist|DIR
 
 With no command, prints the model zoo.`;
 

@@ -6,7 +6,7 @@ import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.j
 import { checkStateDict } from '../io/state_dict.js';
 import { f16ToF32 } from '../io/safetensors.js';
 import { initTensor, normalSampler, rng } from './init.js';
-import type { ModelSpec, Network, NetworkOutput } from './types.js';
+import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
 
 export interface Built {
   graph: Graph;
@@ -25,6 +25,8 @@ export interface CreateOptions {
   threads?: number;
   /** Class names, one per output (default: ImageNet names for 1000 classes). */
   labels?: string[];
+  /** Overrides of the pretrained config (e.g. input size and normalisation of a model trained here). */
+  cfg?: Partial<PretrainedCfg>;
 }
 
 export class HybridModel {
@@ -34,6 +36,8 @@ export class HybridModel {
   numClasses: number;
   threads: number;
   labels: string[] | null;
+  /** This instance's preprocessing config: the family's pretrained config with any overrides. */
+  cfg: PretrainedCfg;
 
   constructor(
     readonly spec: ModelSpec,
@@ -47,6 +51,7 @@ export class HybridModel {
     }
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new HybridVisionError(`numClasses must be a positive integer, got ${opts.numClasses}`);
     this.threads = opts.threads ?? 2;
+    this.cfg = { ...spec.cfg, ...opts.cfg };
     this.initWeights(opts.seed ?? 0);
     if (opts.weights) this.loadStateDict(opts.weights);
   }

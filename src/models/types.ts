@@ -18,6 +18,11 @@ export interface PretrainedCfg {
   url?: string;
   fileName?: string;
   paper: { params: number; madds: number; top1: number; resolution: number; maddsConvention?: string };
+  /**
+   * Models trained here on small images: the image is centred on a canvas `pad` pixels larger on each
+   * side and sampled bilinearly to inputSize (the training views), instead of resize + center crop.
+   */
+  pad?: number;
 }
 
 export interface NetworkOutput {

@@ -1,6 +1,6 @@
 /** `hybridvision export <model> --weights FILE -o model.onnx`: a standalone ONNX file (opset 17). */
-import { loadCheckpointFile, writeFileAtomic } from '../../io/node_files.js';
-import { createModel } from '../../models/registry.js';
+import { writeFileAtomic } from '../../io/node_files.js';
+import { loadModelFile } from '../../models/model_file_node.js';
 import { HybridVisionError } from '../../tensor.js';
 import { joinSize, parse, posInt, sizeValue } from '../args.js';
 
@@ -13,8 +13,8 @@ export async function exportCommand(argv: string[]): Promise<void> {
   );
   if (positionals.length !== 1 || !values.output) throw new HybridVisionError(`expected a model and -o FILE (usage: ${usage})`);
   if (!values.weights) throw new HybridVisionError(`--weights FILE is required (usage: ${usage})`);
-  const m = createModel(positionals[0], { weights: await loadCheckpointFile(values.weights) });
-  const [h, w] = sizeValue(values.size, m.spec.cfg.inputSize);
+  const m = await loadModelFile(values.weights, positionals[0]);
+  const [h, w] = sizeValue(values.size, m.cfg.inputSize);
   const shape = [posInt(values.batch, 'batch', 1), 3, h, w];
   const { bytes, outputs } = m.toOnnx(shape, { features: values.features });
   await writeFileAtomic(values.output, bytes);

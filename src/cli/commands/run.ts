@@ -2,6 +2,7 @@
 import { readFileBytes, loadCheckpointFile, writeFileAtomic } from '../../io/node_files.js';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import { createModel } from '../../models/registry.js';
+import { loadModelFile } from '../../models/model_file_node.js';
 import { HybridVisionError } from '../../tensor.js';
 import { parse, posInt } from '../args.js';
 
@@ -13,9 +14,9 @@ export async function runCommand(argv: string[]): Promise<void> {
     usage,
   );
   if (positionals.length !== 1 || !values.weights || !values.input || !values.output) throw new HybridVisionError(`missing arguments (usage: ${usage})`);
-  const weights = await loadCheckpointFile(values.weights);
-  const nc = values['num-classes'] === undefined ? undefined : posInt(values['num-classes'], 'num-classes', 1);
-  const model = createModel(positionals[0], { weights, numClasses: nc });
+  let model;
+  if (values['num-classes'] === undefined) model = await loadModelFile(values.weights, positionals[0]);
+  else model = createModel(positionals[0], { weights: await loadCheckpointFile(values.weights), numClasses: posInt(values['num-classes'], 'num-classes', 1) });
   const input = readSafetensors(await readFileBytes(values.input)).tensors.get('input');
   if (!input) throw new HybridVisionError(`${values.input} has no tensor named 'input'`);
   const logits = await model.forward(input);

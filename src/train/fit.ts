@@ -1,0 +1,190 @@
+/**
+ * The training loop: seeded per-epoch shuffling and augmentation (so a resumed run repeats an
+ * uninterrupted one exactly), warmup+cosine schedule, optional mixup/cutmix and EMA, validation
+ * after each epoch, and a checkpoint hook called only at epoch ends (the last good state on NaN).
+ */
+import { mixBatch, padCropBox, randomResizedCropBox, renderView, type Normalize } from '../data/augment.js';
+import { permutation, type Dataset } from '../data/dataset.js';
+import type { HybridModel } from '../models/model.js';
+import { rng } from '../models/init.js';
+import { HybridVisionError, type HostTensor } from '../tensor.js';
+import { WeightEma } from './ema.js';
+import { evaluate, type EvalResult } from './evaluate.js';
+import { smoothTargets } from './loss.js';
+import { adamw, noDecayNormsAndBiases, sgd, decayAll } from './optim.js';
+import { warmupCosine } from './schedule.js';
+import { TrainStep, type FreezeSpec, type OptimizerState } from './step.js';
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  /** Model input size S (square). */
+  size: number;
+  lr: number;
+  minLr?: number;
+  warmupEpochs?: number;
+  weightDecay?: number;
+  optimizer?: 'adamw' | 'sgd';
+  momentum?: number;
+  /** Exclude norms, biases and tokens from weight decay. */
+  noDecayNormBias?: boolean;
+  labelSmoothing?: number;
+  clipGrad?: number | null;
+  /** 'pad-crop': canvas padding + random shift + flip (small images); 'rrc': random resized crop + flip; 'none'. */
+  augment?: 'pad-crop' | 'rrc' | 'none';
+  /** Canvas padding around the source image for views, in source pixels. */
+  pad?: number;
+  flip?: boolean;
+  mix?: { kind: 'mixup' | 'cutmix'; alpha: number; prob: number } | null;
+  emaDecay?: number | null;
+  freeze?: FreezeSpec;
+  seed?: number;
+  norm: Normalize;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  trainAcc: number;
+  val: { top1: number; top5: number; loss: number } | null;
+  lr: number;
+  seconds: number;
+  imgPerSec: number;
+}
+
+export interface FitState {
+  /** Epochs completed. */
+  epoch: number;
+  weights: Map<string, HostTensor>;
+  optimizer: OptimizerState;
+  ema: Map<string, HostTensor> | null;
+  history: EpochRecord[];
+}
+
+export interface StepInfo {
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  acc: number;
+  imgPerSec: number;
+  lr: number;
+}
+
+export interface FitHooks {
+  onStep?(s: StepInfo): void;
+  onEpoch?(r: EpochRecord, val: EvalResult | null): void;
+  /** Called after every completed epoch with the full resumable state. */
+  checkpoint?(s: FitState): Promise<void>;
+  /** Resume from this state (epochs already done are skipped). */
+  resume?: FitState | null;
+}
+
+export async function fit(model: HybridModel, train: Dataset, val: Dataset | null, o: FitOptions, hooks: FitHooks = {}): Promise<{ history: EpochRecord[]; last: EvalResult | null }> {
+  const B = o.batchSize;
+  const S = o.size;
+  const stepsPerEpoch = Math.floor(train.count / B);
+  if (stepsPerEpoch < 1) throw new HybridVisionError(`batch size ${B} is larger than the training set (${train.count} images)`);
+  const seed = o.seed ?? 0;
+  const decayMask = o.noDecayNormBias ? noDecayNormsAndBiases : decayAll;
+  const optimizer = o.optimizer === 'sgd' ? sgd({ momentum: o.momentum ?? 0.9, nesterov: true, weightDecay: o.weightDecay ?? 5e-4, decayMask }) : adamw({ weightDecay: o.weightDecay ?? 0.05, decayMask });
+  const schedule = warmupCosine({
+    baseLr: o.lr,
+    totalSteps: stepsPerEpoch * o.epochs,
+    warmupSteps: Math.round(stepsPerEpoch * (o.warmupEpochs ?? 1)),
+    minLr: o.minLr ?? o.lr * 0.01,
+  });
+  const step = await TrainStep.create(model, [B, 3, S, S], {
+    optimizer,
+    targets: o.mix ? 'soft' : 'labels',
+    labelSmoothing: o.labelSmoothing ?? 0.1,
+    clipGradNorm: o.clipGrad ?? null,
+    freeze: o.freeze,
+    lr: schedule,
+  });
+  let history: EpochRecord[] = [];
+  let startEpoch = 0;
+  let ema = o.emaDecay ? new WeightEma(step.state(), { decay: o.emaDecay, warmup: true }) : null;
+  if (hooks.resume) {
+    step.setWeights(hooks.resume.weights);
+    step.loadOptimizerState(hooks.resume.optimizer);
+    if (ema && hooks.resume.ema) ema = new WeightEma(hooks.resume.ema, { decay: o.emaDecay!, warmup: true });
+    history = [...hooks.resume.history];
+    startEpoch = hooks.resume.epoch;
+    if (ema) ema.updates = step.step;
+  }
+  const per = 3 * S * S;
+  const x = new Float32Array(B * per);
+  const labels = new Int32Array(B);
+  const view = { size: S, pad: o.pad ?? 0, norm: o.norm };
+  let last: EvalResult | null = null;
+  try {
+    for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
+      const rand = rng((seed * 1000003 + epoch * 7919 + 17) >>> 0);
+      const order = permutation(train.count, rand);
+      const t0 = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        for (let b = 0; b < B; b++) {
+          const i = order[s * B + b];
+          const box =
+            o.augment === 'rrc'
+              ? randomResizedCropBox(train.width, train.height, rand)
+              : o.augment === 'none'
+                ? padCropBox(train.width, train.height, view.pad, 0)
+                : padCropBox(train.width, train.height, view.pad, Math.max(1, view.pad), rand);
+          renderView(train, i, box, (o.flip ?? true) && o.augment !== 'none' && rand() < 0.5, S, x, b * per, o.norm);
+          labels[b] = train.labels[i];
+        }
+        let targets: HostTensor | Int32Array = labels;
+        if (o.mix && rand() < o.mix.prob) {
+          targets = { dtype: 'float32', shape: [B, model.numClasses], data: mixBatch(x, labels, model.numClasses, S, o.mix.kind, o.mix.alpha, o.labelSmoothing ?? 0.1, rand) };
+        } else if (o.mix) {
+          targets = smoothTargets(labels, model.numClasses, o.labelSmoothing ?? 0.1);
+        }
+        const r = await step.run({ dtype: 'float32', shape: [B, 3, S, S], data: x }, targets);
+        if (!Number.isFinite(r.loss)) {
+          throw new HybridVisionError(
+            `loss became ${r.loss} at epoch ${epoch + 1}, step ${s + 1}; stopped (the last good checkpoint, after epoch ${epoch}, is kept)`,
+          );
+        }
+        ema?.update(step.state());
+        lossSum += r.loss;
+        const lg = r.logits.data as Float32Array;
+        const C = model.numClasses;
+        for (let b = 0; b < B; b++) {
+          let arg = 0;
+          for (let c = 1; c < C; c++) if (lg[b * C + c] > lg[b * C + arg]) arg = c;
+          if (arg === labels[b]) correct++;
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        hooks.onStep?.({ epoch, step: s + 1, stepsPerEpoch, loss: lossSum / (s + 1), acc: correct / ((s + 1) * B), imgPerSec: ((s + 1) * B) / seconds, lr: r.lr });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      step.sync();
+      const evalWeights = ema ? ema.stateDict() : null;
+      if (evalWeights) model.loadStateDict(evalWeights);
+      last = val ? await evaluate(model, val, view) : null;
+      const rec: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / stepsPerEpoch,
+        trainAcc: correct / (stepsPerEpoch * B),
+        val: last ? { top1: last.top1, top5: last.top5, loss: last.loss } : null,
+        lr: step.currentLr(),
+        seconds,
+        imgPerSec: (stepsPerEpoch * B) / seconds,
+      };
+      history.push(rec);
+      hooks.onEpoch?.(rec, last);
+      if (hooks.checkpoint) {
+        await hooks.checkpoint({ epoch: epoch + 1, weights: step.stateDict(), optimizer: step.optimizerState(), ema: ema ? ema.stateDict() : null, history });
+      }
+      if (evalWeights) step.sync(); // keep training on the raw weights; model.weights holds them again
+    }
+  } finally {
+    await step.release();
+  }
+  if (ema) model.loadStateDict(ema.stateDict());
+  return { history, last };
+}

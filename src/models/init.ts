@@ -20,8 +20,8 @@ export function normalSampler(rand: () => number): () => number {
   };
 }
 
-/** BN/LN: ones and zeros; convs: kaiming normal (fan_out); linears: truncated N(0, 0.02); tokens: N(0, 1). */
-export function initTensor(key: string, shape: number[], dtype: string, normal: () => number): HostTensor {
+/** BN/LN: ones and zeros; convs: kaiming normal (fan_out); linears: truncated N(0, 0.02) (CVNets) or N(0, 0.01) (Mobile-Former); tokens: N(0, 1). */
+export function initTensor(key: string, shape: number[], dtype: string, normal: () => number, linear: { std: number; truncate: boolean } = { std: 0.02, truncate: true }): HostTensor {
   if (dtype === 'int64') return { dtype: 'int64', shape, data: new BigInt64Array(numel(shape)) };
   const n = numel(shape);
   const data = new Float32Array(n);
@@ -31,10 +31,10 @@ export function initTensor(key: string, shape: number[], dtype: string, normal: 
     let std: number;
     if (key === 'tokens.weight') std = 1;
     else if (shape.length === 4) std = Math.sqrt(2 / (shape[0] * shape[2] * shape[3]));
-    else std = 0.02;
+    else std = linear.std;
     for (let i = 0; i < n; i++) {
       let z = normal();
-      if (shape.length === 2 && key !== 'tokens.weight') while (Math.abs(z) > 2) z = normal();
+      if (linear.truncate && shape.length === 2 && key !== 'tokens.weight') while (Math.abs(z) > 2) z = normal();
       data[i] = z * std;
     }
   }

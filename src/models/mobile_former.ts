@@ -209,7 +209,7 @@ const MF_PRETRAINED: Record<string, [number, number, number, string]> = {
 
 /**
  * timm `_cfg` of the official repo (224, crop 0.875, bilinear, ImageNet mean/std, RGB) plus the paper's
- * figures, for a size such as '26m'. Same values as registry.ts's mobileFormerCfg, which can delegate here.
+ * figures, for a size such as '26m'.
  */
 export function mobileFormerPretrainedCfg(size: string): PretrainedCfg {
   const [params, madds, top1, drive] = MF_PRETRAINED[size];

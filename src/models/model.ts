@@ -92,7 +92,8 @@ export class HybridModel {
 
   private initWeights(seed: number, only?: (key: string) => boolean): void {
     const normal = normalSampler(rng(seed));
-    for (const [k, s] of this.stateShapes()) if (!only || only(k)) this.weights.set(k, initTensor(k, s.shape, s.dtype, normal));
+    const linear = this.spec.family === 'mobile_former' ? { std: 0.01, truncate: false } : { std: 0.02, truncate: true };
+    for (const [k, s] of this.stateShapes()) if (!only || only(k)) this.weights.set(k, initTensor(k, s.shape, s.dtype, normal, linear));
   }
 
   /** Loads a state dict, checking every key and shape; float16 tensors are widened. */

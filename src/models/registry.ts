@@ -6,8 +6,6 @@ import { MOBILEVIT_V2_CFGS, MobileViTv2 } from './mobilevit_v2.js';
 import type { ModelSpec, PretrainedCfg } from './types.js';
 import { MOBILE_FORMER_SPECS } from './mobile_former.js';
 
-const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
 /** CVNets eval: resize short side 288, center crop 256, [0,1], no normalisation. */
 function cvnetsCfg(channelOrder: 'RGB' | 'BGR', interpolation: 'bilinear' | 'bicubic', paper: PretrainedCfg['paper'], url?: string, fileName?: string): PretrainedCfg {
@@ -57,15 +55,6 @@ const V2_BASED: [string, string, number, number, number, string | undefined, str
   ),
 ];
 
-const MF_DRIVE: Record<string, [number, number, number, string]> = {
-  '26m': [3.2, 26, 64.0, '15uWYzx2VWWUjacZQHB56vOHzKxQDlp5O'],
-  '52m': [3.5, 52, 68.7, '1ekq_FPl57gjIlYX16Ll0nBuEyB0pjgGt'],
-  '96m': [4.6, 96, 72.8, '1kMbRceswujtliCHKr-nxMFsrkvBrEfrW'],
-  '151m': [7.6, 151, 75.2, '1w4QO-zhJ8QI1zGu7iOZ7lXxYJ5G1VXdF'],
-  '214m': [9.4, 214, 76.7, '13MOjdIMMBJgqyq_ld-grRhBBHOFU5Ggd'],
-  '294m': [11.4, 294, 77.9, '1JBSM7NJ60fN9TgT5sMnbhmbZwrzcBd0r'],
-  '508m': [14.0, 508, 79.3, '1bqLIcpbCaxK-Eb4wcxk0iJpFJ1nXfGuF'],
-};
 
 const specs: ModelSpec[] = [];
 
@@ -96,21 +85,6 @@ for (const [name, desc, params, madds, top1, url, file] of V2_BASED) {
 
 specs.unshift(...MOBILE_FORMER_SPECS);
 
-export function mobileFormerCfg(size: string): PretrainedCfg {
-  const [params, madds, top1, drive] = MF_DRIVE[size];
-  return {
-    inputSize: [224, 224],
-    cropPct: 0.875,
-    interpolation: 'bilinear',
-    mean: IMAGENET_MEAN,
-    std: IMAGENET_STD,
-    channelOrder: 'RGB',
-    numClasses: 1000,
-    url: `https://drive.google.com/file/d/${drive}`,
-    fileName: `mobile-former-${size}.pth.tar`,
-    paper: { params, madds, top1, resolution: 224 },
-  };
-}
 
 function globToRegExp(p: string): RegExp {
   return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');

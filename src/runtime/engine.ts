@@ -10,6 +10,11 @@ export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>>;
+  /**
+   * Runs and writes each output named in `into` into that host tensor's buffer (passed to the
+   * engine as a pre-allocated output); outputs named in `fetch` are returned fresh. Optional.
+   */
+  runInto?(feeds: Record<string, HostTensor>, into: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
 }
 

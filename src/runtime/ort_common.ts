@@ -14,7 +14,7 @@ export interface OrtModule {
     create(model: Uint8Array, opts: object): Promise<{
       inputNames: readonly string[];
       outputNames: readonly string[];
-      run(feeds: Record<string, OrtTensorLike>, fetches?: string[]): Promise<Record<string, OrtTensorLike>>;
+      run(feeds: Record<string, OrtTensorLike>, fetches?: string[] | Record<string, OrtTensorLike | null>): Promise<Record<string, OrtTensorLike>>;
       release(): Promise<void>;
     }>;
   };
@@ -22,7 +22,19 @@ export interface OrtModule {
 
 const ORT_TYPE: Record<string, string> = { float32: 'float32', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', float16: 'float16' };
 
-export function ortEngine(ort: OrtModule, name: string, extra: object = {}): Engine {
+/**
+ * `preallocatedWritten`: the binding writes pre-allocated outputs in place (onnxruntime-node does:
+ * ORT's C API fills user-provided output values); otherwise runInto copies the returned data.
+ */
+export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps: { preallocatedWritten?: boolean } = {}): Engine {
+  const toOrt = (feeds: Record<string, HostTensor>): Record<string, OrtTensorLike> => {
+    const f: Record<string, OrtTensorLike> = {};
+    for (const [k, t] of Object.entries(feeds)) {
+      const data = t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array) : t.data;
+      f[k] = new ort.Tensor(ORT_TYPE[t.dtype], data, t.shape);
+    }
+    return f;
+  };
   return {
     name,
     async createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
@@ -37,15 +49,24 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}): Eng
         inputNames: s.inputNames,
         outputNames: s.outputNames,
         async run(feeds, fetch) {
-          const f: Record<string, OrtTensorLike> = {};
-          for (const [k, t] of Object.entries(feeds)) {
-            const data = t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array) : t.data;
-            f[k] = new ort.Tensor(ORT_TYPE[t.dtype], data, t.shape);
-          }
-          const out = await s.run(f, fetch);
+          const out = await s.run(toOrt(feeds), fetch);
           const r: Record<string, HostTensor> = {};
           for (const [k, t] of Object.entries(out)) {
             r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
+          }
+          return r;
+        },
+        async runInto(feeds, into, fetch = []) {
+          const fetches: Record<string, OrtTensorLike | null> = {};
+          for (const [k, t] of Object.entries(into)) fetches[k] = new ort.Tensor(ORT_TYPE[t.dtype], t.data, t.shape);
+          for (const k of fetch) fetches[k] = null;
+          const out = await s.run(toOrt(feeds), fetches);
+          const r: Record<string, HostTensor> = {};
+          for (const [k, t] of Object.entries(out)) {
+            const dst = into[k];
+            if (dst) {
+              if (!caps.preallocatedWritten && t.data !== dst.data) (dst.data as Float32Array).set(t.data as Float32Array);
+            } else r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
           }
           return r;
         },

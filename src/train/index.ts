@@ -1,0 +1,17 @@
+/** Training: losses, optimizers, schedules, the compiled train step, EMA and input gradients. */
+export { crossEntropy, softTargetCrossEntropy, oneHot, labelTensor, smoothTargets, mixTargets, crossEntropyHost } from './loss.js';
+export { adamw, sgd, decayAll, noDecayNormsAndBiases, type Optimizer, type AdamWOptions, type SGDOptions, type DecayMask } from './optim.js';
+export { warmupCosine, stepDecay, constantLr, type Schedule, type WarmupCosineOptions, type StepDecayOptions } from './schedule.js';
+export {
+  TrainStep,
+  buildTrainGraph,
+  frozenPredicate,
+  type TrainStepOptions,
+  type StepResult,
+  type OptimizerState,
+  type FreezeSpec,
+  type BuiltTrainStep,
+} from './step.js';
+export { OptimizerStep } from './apply.js';
+export { WeightEma, type EmaOptions } from './ema.js';
+export { InputGradient, type InputGradientOptions, type InputGradientResult, type SaliencyKind } from './saliency.js';

@@ -16,6 +16,10 @@ function packageRoot(): string {
 
 export const ASSETS = join(packageRoot(), 'assets');
 
+export function hasDefaultModel(): boolean {
+  return existsSync(join(ASSETS, 'default', 'model.safetensors'));
+}
+
 export function defaultModelPath(): string {
   const p = join(ASSETS, 'default', 'model.safetensors');
   if (!existsSync(p)) throw new HybridVisionError('no default model is shipped yet: pass <model> --weights FILE');

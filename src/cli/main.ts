@@ -9,6 +9,7 @@ import { predictCommand } from './commands/predict.js';
 import { runCommand } from './commands/run.js';
 import { summaryCommand } from './commands/summary.js';
 import { zooCommand } from './commands/zoo.js';
+import { hasDefaultModel } from './assets.js';
 import { trainCommand } from './commands/train.js';
 import { evalCommand } from './commands/eval.js';
 
@@ -38,11 +39,12 @@ usage: hybridvision <command> [options]
   train <model> --data fashion-mnist|DIR [--epochs N --batch N --lr X --size S --weights FILE --freeze backbone --resume]
   eval [<model> --weights FILE] --data fashion-mnist|DIR
 
-With no command, prints the model zoo.`;
+With no command, classifies the shipped sample images with the shipped default model.`;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined) return zooCommand([]);
+  // The main job: classify the shipped samples with the shipped default model (the zoo if none ships).
+  if (cmd === undefined) return hasDefaultModel() ? predictCommand([]) : zooCommand([]);
   if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
     console.log(HELP);
     return;

@@ -1,4 +1,5 @@
 /** `hybridvision predict [<model>] [--weights FILE] IMAGE...`: top-k labels per image. */
+import { relative } from 'node:path';
 import { listModels } from '../../models/registry.js';
 import { loadModelFile } from '../../models/model_file_node.js';
 import { imagesToBatch, topK } from '../../pipeline.js';
@@ -23,9 +24,9 @@ export async function predictCommand(argv: string[]): Promise<void> {
   const preds = topK(model, await model.forward(await imagesToBatch(model, images)), k);
   if (values.json) console.log(JSON.stringify(images.map((image, i) => ({ image, predictions: preds[i] })), null, 2));
   else {
-    if (!values.weights) console.log(`${model.name} (the shipped default: ${weights})`);
+    if (!values.weights) console.log(`${model.name} trained on Fashion-MNIST (the shipped default, ${relative(process.cwd(), weights)})`);
     images.forEach((image, i) => {
-      console.log(image);
+      console.log(relative(process.cwd(), image) || image);
       for (const p of preds[i]) console.log(`  ${(p.score * 100).toFixed(2).padStart(6)}%  ${p.label}`);
     });
   }

@@ -32,8 +32,11 @@ for (const name of models) {
     rows.push([name, b, t.medianMs.toFixed(2), ((1000 * b) / t.medianMs).toFixed(1), ((100 * madds * b) / (t.medianMs / 1000) / ceiling.maddsPerSec).toFixed(1)]);
   }
   const a = INFERENCE_ANCHORS[name];
-  if (a) rows[rows.length - 2].push((a.ortExportedMs / lat[0]).toFixed(2), (a.torchEagerMs / lat[0]).toFixed(2));
+  // machine factor: this machine's MatMul ceiling over the anchor machine's
+  const k = gm / ANCHOR_MATMUL_GMADDS;
+  if (a) rows[rows.length - 2].push((a.ortExportedMs / lat[0]).toFixed(2), ((a.ortExportedMs / lat[0]) / k).toFixed(2), (a.torchEagerMs / lat[0]).toFixed(2));
   await m.dispose();
 }
-console.log(table(['model', 'batch', 'median_ms', 'img_per_s', 'eff_%', 'x_vs_ORT_torch_export', 'x_vs_torch_eager'], rows));
-console.log('x_vs_*: anchor latency / ours at batch 1 (>1 = we are faster); anchors from ../shared/docs/anchors.md, same machine kind.');
+console.log(table(['model', 'batch', 'median_ms', 'img_per_s', 'eff_%', 'x_vs_ORT_export', 'adjusted', 'x_vs_torch_eager'], rows));
+console.log('x_vs_*: anchor latency / ours at batch 1 (>1 = we are faster); anchors from ../shared/docs/anchors.md (same machine kind, other day).');
+console.log(`adjusted: x_vs_ORT_export divided by (MatMul ceiling here / anchor machine's ${ANCHOR_MATMUL_GMADDS} GMAdds/s), for machines slower or busier than the anchors'.`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -120,4 +120,23 @@ test('import converts a .pt checkpoint to safetensors and detects the model', { 
   const sd = readSafetensors(readFileSync(out));
   assert.equal(sd.tensors.size, 311);
   assert.equal(sd.metadata.model, 'mobilevitv3_xxs');
+});
+
+test('fine-tuning: train --weights official --freeze backbone gives a new 10-class head, untouched convs, official keys, ONNX export', { skip: g.skip || (existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') ? false : 'Fashion-MNIST not installed') }, async () => {
+  const src = join(g.dir, 'mobilevitv3_xxs_nc1000_256.weights.safetensors');
+  const out = join(tmp, 'ft');
+  const r = cli('train', 'mobilevitv3_xxs', '--data', 'fashion-mnist', '--weights', src, '--freeze', 'backbone', '--limit', '96', '--batch', '16', '--epochs', '1', '--size', '32', '--val', '0', '--out', out);
+  assert.equal(r.code, 0, r.err);
+  const before = readSafetensors(readFileSync(src)).tensors;
+  const after = readSafetensors(readFileSync(join(out, 'model.safetensors')));
+  assert.equal(after.metadata.model, 'mobilevitv3_xxs');
+  assert.deepEqual(JSON.parse(after.metadata.labels).length, 10);
+  assert.deepEqual([...after.tensors.keys()].sort(), [...before.keys()].sort());
+  assert.deepEqual(after.tensors.get('classifier.fc.weight')!.shape, [10, 512]);
+  assert.deepEqual(after.tensors.get('layer_3.1.fusion.block.conv.weight')!.data, before.get('layer_3.1.fusion.block.conv.weight')!.data);
+  assert.ok(existsSync(join(out, 'report.html')));
+  const onnx = join(tmp, 'ft.onnx');
+  const e = cli('export', 'mobilevitv3_xxs', '--weights', join(out, 'model.safetensors'), '-o', onnx);
+  assert.equal(e.code, 0, e.err);
+  assert.match(e.out, /input 'input' \[1, 3, 32, 32\]/);
 });

@@ -5,8 +5,11 @@ import { add, clip, div, erf, hardSigmoid, mul, sigmoid, sqrt, sub } from '../gr
 import { matmul } from '../graph/ops/matmul.js';
 import { reduceMean } from '../graph/ops/reduce.js';
 import { reshape, transpose } from '../graph/ops/shape.js';
+import { siluOp } from '../graph/ops/activation.js';
+import { batchNormTrainCompositeOp, batchNormTrainOp } from '../graph/ops/batchnorm.js';
 
-export const silu = (x: Value): Value => mul(x, sigmoid(x));
+/** SiLU as one op with a fused gradient (graph/ops/activation.ts). */
+export const silu = (x: Value): Value => siluOp(x);
 export const relu6 = (x: Value): Value => clip(x, 0, 6);
 export const hardSwish = (x: Value): Value => mul(x, hardSigmoid(x));
 /** Exact (erf) GELU, as torch's default. */
@@ -69,15 +72,11 @@ export interface BatchNormParams {
  * running statistics moved by `momentum` towards the batch mean and unbiased variance.
  */
 export function batchNormTrain(x: Value, p: BatchNormParams, eps: number, momentum: number): { y: Value; mean: Value; var: Value } {
-  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  const n = numel(x.shape) / x.shape[1];
-  const mean = reduceMean(x, axes, true);
-  const xc = sub(x, mean);
-  const v = reduceMean(mul(xc, xc), axes, true);
-  const y = add(mul(mul(xc, div(1, sqrt(add(v, eps)))), reshape(p.weight, bshape)), reshape(p.bias, bshape));
-  const c = x.shape[1];
-  const newMean = add(mul(p.runningMean, 1 - momentum), mul(reshape(mean, [c]), momentum));
-  const newVar = add(mul(p.runningVar, 1 - momentum), mul(reshape(v, [c]), (momentum * n) / Math.max(n - 1, 1)));
-  return { y, mean: newMean, var: newVar };
+  // One op with a hand-written gradient (graph/ops/batchnorm.ts); the composite below is the reference.
+  return batchNormTrainOp(x, p.weight, p.bias, p.runningMean, p.runningVar, eps, momentum);
+}
+
+/** The same train-mode BatchNorm as a composite of primitive ops (reference for tests and benchmarks). */
+export function batchNormTrainComposite(x: Value, p: BatchNormParams, eps: number, momentum: number): { y: Value; mean: Value; var: Value } {
+  return batchNormTrainCompositeOp(x, p.weight, p.bias, p.runningMean, p.runningVar, eps, momentum);
 }

@@ -11,6 +11,8 @@ export {
   type OptimizerState,
   type FreezeSpec,
   type BuiltTrainStep,
+  type FlatLayout,
+  type ParamGroup,
 } from './step.js';
 export { OptimizerStep } from './apply.js';
 export { WeightEma, type EmaOptions } from './ema.js';

@@ -1,7 +1,9 @@
 /**
- * 2-D convolution (NCHW, OIHW weights, groups). The gradient is lowered for speed: the input
- * gradient of a stride-1 conv is a Conv with the flipped, group-transposed kernel, of a strided conv
- * a ConvTranspose; the weight gradient sums one shifted product per kernel tap.
+ * 2-D convolution (NCHW, OIHW weights, groups). The gradient is lowered for speed (choices measured
+ * by bench/train_step.ts --variants, see ConvGradLowering): the input gradient of a stride-1 conv is
+ * a Conv with the flipped, group-transposed kernel, of a strided conv a ConvTranspose; the weight
+ * gradient of a k×k conv is one grouped, dilated Conv with the output gradient as the kernel (1×1:
+ * a matrix product).
  */
 import { HybridVisionError } from '../../tensor.js';
 import { shapeError, type Value } from '../ir.js';
@@ -89,33 +91,158 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
   },
 };
 
-function convInputGrad(g: Value, w: Value, xShape: readonly number[], a: ConvAttrs): Value {
+/**
+ * How convolution gradients are lowered (defaults chosen by measurement, bench/train_step.ts
+ * --variants; batch 32 at 64x64, whole training step):
+ * - stridedInput: the input gradient of a strided conv as one ConvTranspose (default; 4-9 % faster
+ *   steps), or as a stride-1 conv over the zero-inserted output gradient.
+ * - depthwiseWeight / denseWeight: the weight gradient of a k×k conv (k > 1) as ONE grouped,
+ *   dilated Conv whose kernel is the output gradient ('conv', default; depthwise: 10-16 % faster
+ *   steps, dense: no difference), or as a sum of per-tap products ('taps': one shifted slice of the
+ *   input per kernel tap, multiplied with the output gradient and reduced).
+ */
+export interface ConvGradLowering {
+  stridedInput: 'convTranspose' | 'zeroInsert';
+  depthwiseWeight: 'taps' | 'conv';
+  denseWeight: 'taps' | 'conv';
+}
+let lowering: ConvGradLowering = { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv' };
+export function getConvGradLowering(): ConvGradLowering {
+  return { ...lowering };
+}
+export function setConvGradLowering(l: Partial<ConvGradLowering>): void {
+  lowering = { ...lowering, ...l };
+}
+
+/** A plain ONNX Conv with pads and dilations (used only inside gradients; no gradient of its own). */
+export const Conv2dRawOp: OpDef<{ groups: number; dilation: [number, number]; pads: [number, number, number, number] }> = {
+  name: 'conv2d_raw',
+  shape: ([x, w], a) => {
+    const [n, , h, wd] = x.shape;
+    const [o, , kh, kw] = w.shape;
+    const [dh, dw] = a.dilation;
+    const [pt, pl, pb, pr] = a.pads;
+    return [{ shape: [n, o, h + pt + pb - (kh - 1) * dh, wd + pl + pr - (kw - 1) * dw], dtype: x.dtype }];
+  },
+  lower: (ctx, n) => {
+    const [kh, kw] = n.inputs[1].shape.slice(2);
+    ctx.emit('Conv', n.inputs.map((v) => ctx.name(v)), [ctx.name(n.outputs[0])], {
+      kernel_shape: attr.ints([kh, kw]),
+      strides: attr.ints([1, 1]),
+      pads: attr.ints(n.attrs.pads),
+      dilations: attr.ints(n.attrs.dilation),
+      group: attr.int(n.attrs.groups),
+    });
+  },
+  vjp: () => {
+    throw new HybridVisionError('second-order gradients of convolutions are not supported');
+  },
+  madds: (n) => {
+    const [, cg, kh, kw] = n.inputs[1].shape;
+    return n.outputs[0].size * cg * kh * kw;
+  },
+};
+
+/**
+ * dx[i] = Σ_k gd[i + p − k]·w[k] per spatial axis: a stride-1 conv of gd with the flipped,
+ * group-transposed kernel, padded (or, where the forward padding exceeded k−1, cropped) so that the
+ * result has the input's size.
+ */
+function correlateBack(gd: Value, w: Value, xShape: readonly number[], a: ConvAttrs): Value {
   const [o, cg, kh, kw] = w.shape;
   const G = a.groups;
-  if (a.stride[0] === 1 && a.stride[1] === 1) {
-    // dx = correlate(g, flip(w) with in/out swapped per group), padded by k-1-p on each side.
-    let wt = reshape(w, [G, o / G, cg, kh, kw]);
-    wt = reshape(transpose(wt, [0, 2, 1, 3, 4]), [G * cg, o / G, kh, kw]);
-    wt = slice(wt, [kh - 1, kw - 1], [-kh - 1, -kw - 1], [2, 3], [-1, -1]);
-    const [pt, pl, pb, pr] = a.pads;
-    const dx = conv2d(g, wt, null, { stride: [1, 1], pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr], groups: G });
-    // Rows/cols the forward conv never read (when padding trimmed them) get zero gradient.
-    return dx.shape[2] === xShape[2] && dx.shape[3] === xShape[3] ? dx : pad(dx, [0, 0, 0, 0], [0, 0, xShape[2] - dx.shape[2], xShape[3] - dx.shape[3]]);
-  }
+  let wt = reshape(w, [G, o / G, cg, kh, kw]);
+  wt = reshape(transpose(wt, [0, 2, 1, 3, 4]), [G * cg, o / G, kh, kw]);
+  wt = slice(wt, [kh - 1, kw - 1], [-kh - 1, -kw - 1], [2, 3], [-1, -1]);
+  const top = kh - 1 - a.pads[0];
+  const left = kw - 1 - a.pads[1];
+  const bottom = xShape[2] + kh - 1 - gd.shape[2] - top;
+  const right = xShape[3] + kw - 1 - gd.shape[3] - left;
+  const crop = [top, left, bottom, right].map((v) => Math.max(0, -v));
+  if (crop.some((v) => v > 0)) gd = slice(gd, [crop[0], crop[1]], [gd.shape[2] - crop[2], gd.shape[3] - crop[3]], [2, 3]);
+  const pads = [top, left, bottom, right].map((v) => Math.max(0, v)) as [number, number, number, number];
+  return conv2d(gd, wt, null, { stride: [1, 1], pads, groups: G });
+}
+
+/** g [N, O, oh, ow] spread onto a stride grid: [N, O, (oh−1)·sh+1, (ow−1)·sw+1] with zeros between. */
+function zeroInsert(g: Value, [sh, sw]: [number, number]): Value {
+  const [n, o, oh, ow] = g.shape;
+  const u = pad(reshape(g, [n, o, oh, 1, ow, 1]), [0, 0, 0, 0, 0, 0], [0, 0, 0, sh - 1, 0, sw - 1]);
+  return slice(reshape(u, [n, o, oh * sh, ow * sw]), [0, 0], [(oh - 1) * sh + 1, (ow - 1) * sw + 1], [2, 3]);
+}
+
+function convInputGrad(g: Value, w: Value, xShape: readonly number[], a: ConvAttrs): Value {
+  if (a.stride[0] === 1 && a.stride[1] === 1) return correlateBack(g, w, xShape, a);
+  if (lowering.stridedInput === 'zeroInsert') return correlateBack(zeroInsert(g, a.stride), w, xShape, a);
   return g.graph.apply1(ConvTransposeOp, [g, w], { ...a, outHW: [xShape[2], xShape[3]] });
 }
 
 function convWeightGrad(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
+  const [, cg, kh, kw] = wShape;
+  const useConv = kh * kw > 1 && (cg === 1 ? lowering.depthwiseWeight : lowering.denseWeight) === 'conv';
+  return useConv ? convWeightGradConv(g, x, wShape, a) : convWeightGradTaps(g, x, wShape, a);
+}
+
+/** Input padded (and cropped) to exactly the extent the forward conv read: [N, C, (oh−1)·sh+kh, (ow−1)·sw+kw]. */
+function paddedInput(x: Value, g: Value, kh: number, kw: number, a: ConvAttrs): Value {
+  const { x: xc, pads } = readExtent(x, g, kh, kw, a);
+  return pad(xc, [0, 0, pads[0], pads[1]], [0, 0, pads[2], pads[3]]);
+}
+
+/** The rows/cols of x the forward conv read, as (x cropped where it never read the end, pads). */
+function readExtent(x: Value, g: Value, kh: number, kw: number, a: ConvAttrs): { x: Value; pads: [number, number, number, number] } {
+  const [, , oh, ow] = g.shape;
+  const needH = (oh - 1) * a.stride[0] + kh;
+  const needW = (ow - 1) * a.stride[1] + kw;
+  const [pt, pl] = a.pads;
+  const pb = needH - pt - x.shape[2];
+  const pr = needW - pl - x.shape[3];
+  const xc = pb < 0 || pr < 0 ? slice(x, [0, 0], [x.shape[2] + Math.min(0, pb), x.shape[3] + Math.min(0, pr)], [2, 3]) : x;
+  return { x: xc, pads: [pt, pl, Math.max(0, pb), Math.max(0, pr)] };
+}
+
+/**
+ * The weight gradient as one Conv whose kernel is the output gradient (dilation = stride):
+ * - depthwise (one input channel per group): N·C groups over x viewed as [1, N·C, H, W] (no
+ *   transposes), kernels g as [N·O, 1, oh, ow], then a small sum over the batch;
+ * - otherwise dW[o, ci] = Σ_n x[n, γ·cg + ci] ⋆ g[n, o]: input [cg, G·N, H, W] (batch and channels
+ *   swapped), kernel g as [O, N, oh, ow], groups G; output [cg, O, kh, kw].
+ * Padding is the Conv's own (no padded copy of x).
+ */
+function convWeightGradConv(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
+  const [o, cg, kh, kw] = wShape;
+  const [n, c] = x.shape;
+  const G = a.groups;
+  const { x: xr, pads } = readExtent(x, g, kh, kw, a);
+  const [, , h, w] = xr.shape;
+  const [, , oh, ow] = g.shape;
+  if (cg === 1) {
+    const k = reshape(g, [n * o, 1, oh, ow]);
+    const dw = g.graph.apply1(Conv2dRawOp, [reshape(xr, [1, n * c, h, w]), k], { groups: n * c, dilation: a.stride, pads });
+    return reshape(reduceSum(reshape(dw, [n, o, kh * kw]), [0]), [o, 1, kh, kw]);
+  }
+  const xt = reshape(transpose(reshape(xr, [n, G, cg, h, w]), [2, 1, 0, 3, 4]), [cg, G * n, h, w]);
+  const gt = transpose(g, [1, 0, 2, 3]);
+  const dw = g.graph.apply1(Conv2dRawOp, [xt, gt], { groups: G, dilation: a.stride, pads });
+  return transpose(dw, [1, 0, 2, 3]);
+}
+
+function convWeightGradTaps(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
   const [o, cg, kh, kw] = wShape;
   const [n, c] = x.shape;
   const [, , oh, ow] = g.shape;
   const G = a.groups;
   const [sh, sw] = a.stride;
-  const [pt, pl] = a.pads;
-  const needH = (oh - 1) * sh + kh;
-  const needW = (ow - 1) * sw + kw;
-  const xp = pad(x, [0, 0, pt, pl], [0, 0, Math.max(0, needH - pt - x.shape[2]), Math.max(0, needW - pl - x.shape[3])]);
+  const xp = paddedInput(x, g, kh, kw, a);
   const hw = oh * ow;
+  if (kh * kw === 1 && cg > 1 && hw * (o / G + cg) < (o / G) * cg) {
+    // Small maps (e.g. the 2x2..8x8 maps of the v2 attention): batch folded into ONE GEMM per group,
+    // [G, o/G, N·hw] x [G, N·hw, cg], instead of N tiny GEMMs and a sum over the batch.
+    const xs = slice(xp, [0, 0], [(oh - 1) * sh + 1, (ow - 1) * sw + 1], [2, 3], [sh, sw]);
+    const gm = reshape(transpose(reshape(g, [n, G, o / G, hw]), [1, 2, 0, 3]), [G, o / G, n * hw]);
+    const xm = reshape(transpose(reshape(xs, [n, G, cg, hw]), [1, 0, 3, 2]), [G, n * hw, cg]);
+    return reshape(matmul(gm, xm), [o, cg, 1, 1]);
+  }
   const taps: Value[] = [];
   const depthwise = cg === 1;
   const gg = depthwise ? reshape(g, [n, c, o / c, hw]) : reshape(g, [n, G, o / G, hw]);

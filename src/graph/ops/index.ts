@@ -5,3 +5,6 @@ export * from './matmul.js';
 export * from './softmax.js';
 export * from './conv.js';
 export * from './norm.js';
+export * from './batchnorm.js';
+export * from './activation.js';
+export * from './dropout.js';

@@ -2,7 +2,7 @@
 import { broadcastShapes, shapeError, type Value } from '../ir.js';
 import type { OpDef } from '../op.js';
 import { sumTo } from './elementwise.js';
-import { transpose } from './shape.js';
+import { reshape, transpose } from './shape.js';
 
 function swapLast(x: Value): Value {
   const perm = x.shape.map((_, i) => i);
@@ -25,7 +25,13 @@ export const MatMulOp: OpDef<{}> = {
   vjp: (n, [g]) => {
     if (!g) return [null, null];
     const [a, b] = n.inputs;
-    return [sumTo(matmul(g, swapLast(b)), a.shape), sumTo(matmul(swapLast(a), g), b.shape)];
+    // A 2-D right operand shared by a batch (linear layers): one GEMM over the flattened batch
+    // instead of a batched product summed over the batch.
+    const gb =
+      b.rank === 2 && a.rank > 2
+        ? matmul(swapLast(reshape(a, [-1, a.shape[a.rank - 1]])), reshape(g, [-1, g.shape[g.rank - 1]]))
+        : sumTo(matmul(swapLast(a), g), b.shape);
+    return [sumTo(matmul(g, swapLast(b)), a.shape), gb];
   },
   madds: (n) => {
     const y = n.outputs[0];

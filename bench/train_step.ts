@@ -1,0 +1,133 @@
+/**
+ * Training-step benchmark: img/s of one fused training step (forward in train mode, label-smoothed
+ * cross-entropy 0.1, backward, AdamW) at batch 32, 64x64, 10 classes, 2 threads; median of >= 10
+ * steps after warm-up. Also prints what the output copies cost per step (run writing into the
+ * pre-allocated buffers vs. fresh engine outputs vs. fetching only the loss) and the ratio against
+ * the PyTorch CPU anchors measured on this machine kind (../shared/docs/anchors.md).
+ *
+ * Usage: node dist/bench/train_step.js [model ...] [--batch 32] [--size 64] [--steps 12] [--warmup 3]
+ *          [--threads 2] [--variants]   (--variants: also time each gradient-lowering choice)
+ */
+import '../src/node.js';
+import { parseArgs } from 'node:util';
+import { createModel, listModels } from '../src/models/registry.js';
+import { table } from '../src/cli/format.js';
+import { getConvGradLowering, setConvGradLowering, type ConvGradLowering } from '../src/graph/ops/conv.js';
+import { fusedTrainOps } from '../src/graph/ops/batchnorm.js';
+import { adamw, TrainStep } from '../src/train/index.js';
+import type { HostTensor } from '../src/tensor.js';
+
+/** PyTorch 1.13 CPU (2 threads) training step, same setting: median img/s range (anchors.md). */
+const TORCH_TRAIN_IMG_S: Record<string, [number, number]> = {
+  mobilevitv3_xxs: [115, 138],
+  'mobilevitv3_0.5': [266, 266],
+  mobile_former_26m: [115, 132],
+};
+
+const { values, positionals } = parseArgs({
+  options: {
+    batch: { type: 'string' },
+    size: { type: 'string' },
+    steps: { type: 'string' },
+    warmup: { type: 'string' },
+    threads: { type: 'string' },
+    variants: { type: 'boolean' },
+  },
+  allowPositionals: true,
+});
+const B = Number(values.batch ?? 32);
+const S = Number(values.size ?? 64);
+const steps = Math.max(10, Number(values.steps ?? 12));
+const warmup = Number(values.warmup ?? 3);
+const threads = Number(values.threads ?? 2);
+const models = positionals.length ? positionals : Object.keys(TORCH_TRAIN_IMG_S).filter((m) => listModels().includes(m));
+
+function batch(seed: number): { x: HostTensor; y: number[] } {
+  const n = B * 3 * S * S;
+  const data = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = (s / 2 ** 32 - 0.5) * 3.4;
+  }
+  return { x: { dtype: 'float32', shape: [B, 3, S, S], data }, y: Array.from({ length: B }, (_, i) => (i * 7 + seed) % 10) };
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+async function measure(name: string, flatOptimizer = true) {
+  const model = createModel(name, { numClasses: 10, seed: 1, threads });
+  const t0 = performance.now();
+  const ts = await TrainStep.create(model, [B, 3, S, S], { optimizer: adamw({ weightDecay: 0.05 }), labelSmoothing: 0.1, lr: 1e-3, threads, flatOptimizer });
+  const compileMs = performance.now() - t0;
+  const batches = [batch(1), batch(2), batch(3)];
+  for (let i = 0; i < warmup; i++) await ts.run(batches[i % 3].x, batches[i % 3].y);
+  const times: number[] = [];
+  let loss = 0;
+  for (let i = 0; i < steps; i++) {
+    const b = batches[i % 3];
+    const t = performance.now();
+    loss = (await ts.run(b.x, b.y)).loss;
+    times.push(performance.now() - t);
+  }
+  const modes = await ts.timeOutputModes(batches[0].x, batches[0].y, 5);
+  await ts.release();
+  return { compileMs, nodes: ts.nodeCount, median: median(times), best: Math.min(...times), loss, modes, outMB: ts.outputBytes / 2 ** 20 };
+}
+
+console.log(`train step: batch ${B}, ${S}x${S}, 10 classes, AdamW, label smoothing 0.1, ${threads} threads; median of ${steps} steps after ${warmup} warm-up`);
+const rows: (string | number)[][] = [];
+const copyRows: (string | number)[][] = [];
+for (const name of models) {
+  const r = await measure(name);
+  const ips = (1000 * B) / r.median;
+  const a = TORCH_TRAIN_IMG_S[name];
+  rows.push([
+    name,
+    r.nodes,
+    (r.compileMs / 1000).toFixed(1),
+    r.median.toFixed(1),
+    r.best.toFixed(1),
+    ips.toFixed(1),
+    a ? `${a[0]}-${a[1]}` : '-',
+    a ? `${(ips / a[1]).toFixed(2)}-${(ips / a[0]).toFixed(2)}` : '-',
+    r.loss.toFixed(3),
+  ]);
+  copyRows.push([name, r.outMB.toFixed(1), r.modes.prealloc.toFixed(1), r.modes.fresh.toFixed(1), r.modes.lossOnly.toFixed(1), (r.modes.prealloc - r.modes.lossOnly).toFixed(1), (r.modes.fresh - r.modes.lossOnly).toFixed(1)]);
+}
+console.log(table(['model', 'onnx_nodes', 'compile_s', 'step_ms_median', 'step_ms_best', 'img_per_s', 'torch_img_per_s', 'x_vs_torch', 'last_loss'], rows));
+console.log('x_vs_torch: our img/s over the PyTorch CPU anchor range (>1 = faster); same machine kind, other runs: compare ratios.');
+console.log('\nOutput copies per step (engine writes parameters, AdamW moments, BN statistics, logits, loss back to JS):');
+console.log(table(['model', 'output_MB', 'prealloc_ms', 'fresh_ms', 'loss_only_ms', 'copy_cost_prealloc_ms', 'copy_cost_fresh_ms'], copyRows));
+console.log('prealloc = run() writing into pre-allocated buffers; fresh = engine-allocated outputs; loss_only = same graph, only the loss fetched (no copies).');
+
+if (values.variants) {
+  const base = getConvGradLowering();
+  const conv = (v: Partial<ConvGradLowering>) => () => setConvGradLowering({ ...base, ...v });
+  const choices: { label: string; set: () => void; flat?: boolean }[] = [
+    { label: 'default (all chosen lowerings)', set: () => {} },
+    { label: 'depthwise weight grad: per-tap products', set: conv({ depthwiseWeight: 'taps' }) },
+    { label: 'dense kxk weight grad: per-tap products', set: conv({ denseWeight: 'taps' }) },
+    { label: 'strided input grad: zero-insert + conv', set: conv({ stridedInput: 'zeroInsert' }) },
+    { label: 'BatchNorm train: autodiff composite', set: () => (fusedTrainOps.batchNorm = false) },
+    { label: 'SiLU: autodiff composite', set: () => (fusedTrainOps.silu = false) },
+    { label: 'optimizer per tensor (not flat)', set: () => {}, flat: false },
+  ];
+  const reset = () => {
+    setConvGradLowering(base);
+    fusedTrainOps.batchNorm = true;
+    fusedTrainOps.silu = true;
+  };
+  const vr: (string | number)[][] = [];
+  for (const name of models) {
+    for (const c of choices) {
+      c.set();
+      const r = await measure(name, c.flat);
+      reset();
+      vr.push([name, c.label, r.nodes, r.median.toFixed(1), r.best.toFixed(1), ((1000 * B) / r.median).toFixed(1)]);
+    }
+  }
+  console.log('\nGradient-lowering choices (same run):');
+  console.log(table(['model', 'variant', 'onnx_nodes', 'step_ms_median', 'step_ms_best', 'img_per_s'], vr));
+  console.log('Each row changes one choice from the default; compare step_ms_best (least disturbed by other load).');
+}

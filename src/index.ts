@@ -10,3 +10,7 @@ export { summarize, type ModelSummary, type StageRow } from './models/summary.js
 export type { RgbImage } from './data/image.js';
 export { preprocess, batchImages, type PreprocessConfig } from './data/preprocess.js';
 export { IMAGENET_CLASSES } from './data/imagenet_classes.js';
+export * from './train/index.js';
+export { fit, type FitOptions, type FitState, type EpochRecord } from './train/fit.js';
+export { evaluate, type EvalResult } from './train/evaluate.js';
+export { modelToSafetensors, modelFromBytes } from './models/model_file.js';

@@ -11,3 +11,7 @@ export * from './index.js';
 export { nodeEngine } from './runtime/node.js';
 export { readFileBytes, writeFileAtomic, loadCheckpointFile } from './io/node_files.js';
 export { decodeImageFile, decodeImageBytes } from './data/decode_node.js';
+export { loadModelFile } from './models/model_file_node.js';
+export { loadFashionMnist, FASHION_MNIST_CLASSES } from './data/fashion_mnist_node.js';
+export { loadImageFolder } from './data/folder_node.js';
+export { saveTrainCheckpoint, loadTrainCheckpoint } from './train/checkpoint_node.js';

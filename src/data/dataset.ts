@@ -30,7 +30,7 @@ export function arrayDataset(
 export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
   const stride = ds.width * ds.height * ds.channels;
   const pixels = new Uint8Array(indices.length * stride);
-  const labels = new (ds.labels.constructor as Uint8ArrayConstructor)(indices.length);
+  const labels = ds.labels instanceof Uint16Array ? new Uint16Array(indices.length) : new Uint8Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const j = indices[i];
     pixels.set(ds.pixels.subarray(j * stride, (j + 1) * stride), i * stride);

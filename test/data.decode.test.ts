@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './helpers/golden.js';
 
 import { decodeImageBytes, decodeImageFile } from '../src/data/decode_node.js';
 import { HybridVisionError } from '../src/tensor.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = resolve(dir, '..');
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-  return dir;
-}
 
-const IMAGES = join(repoRoot(), 'test', 'fixtures', 'images');
+const IMAGES = join(REPO_ROOT, 'test', 'fixtures', 'images');
 const fixture = (name: string): string => join(IMAGES, name);
 
 function maxDiff(a: Uint8Array, b: Uint8Array): number {
@@ -39,7 +30,7 @@ function fnv1a(data: Uint8Array): number {
 test('PNG decodes to exactly the pixels Pillow reads', async () => {
   // tools/make_resize_fixtures.py saved source 'B' as test.png and asserted that Pillow reads
   // back exactly those bytes; the manifest holds their FNV-1a checksum.
-  const manifest = JSON.parse(readFileSync(join(repoRoot(), 'test', 'fixtures', 'resize', 'manifest.json'), 'utf8')) as {
+  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'resize', 'manifest.json'), 'utf8')) as {
     sources: Record<string, { width: number; height: number; fnv1a: number }>;
   };
   const b = manifest.sources['B']!;

@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './helpers/golden.js';
 
 import { cropImage, type RgbImage } from '../src/data/image.js';
 import { preprocess, type PreprocessConfig } from '../src/data/preprocess.js';
 import { centerCrop, resize, resizeShortSide, shortSideSize, type ResampleFilter } from '../src/data/resize.js';
 import { HybridVisionError } from '../src/tensor.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = resolve(dir, '..');
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-  return dir;
-}
 
-const FIXTURES = join(repoRoot(), 'test', 'fixtures', 'resize');
+const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'resize');
 
 interface SourceSpec {
   width: number;

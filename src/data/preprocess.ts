@@ -9,7 +9,7 @@
 
 import { HybridVisionError, type HostTensor } from '../tensor.js';
 import { assertRgbImage, toRgb, type RgbImage } from './image.js';
-import { centerCrop, resize, resizeShortSide } from './resize.js';
+import { centerCrop, resize, resizeShortSide, roundHalfEven } from './resize.js';
 
 export interface PreprocessConfig {
   /** [height, width] of the network input */
@@ -52,14 +52,6 @@ function checkConfig(cfg: PreprocessConfig): void {
   }
 }
 
-/** Python's round(): half to even. */
-function roundHalfEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
 
 /**
  * The resize + center-crop half of the pipeline, as 8-bit RGB:

@@ -306,7 +306,7 @@ export function resizeShortSide(img: RgbImage, size: number, filter: ResampleFil
 }
 
 /** Python's round(): half to even. */
-function roundHalfEven(v: number): number {
+export function roundHalfEven(v: number): number {
   const f = Math.floor(v);
   const d = v - f;
   if (d > 0.5) return f + 1;

@@ -1,5 +1,9 @@
 /** CVNets building blocks shared by the MobileViT families (keys `*.block.conv`, `*.block.norm`). */
 import type { Value } from '../graph/ir.js';
+import { reduceMean } from '../graph/ops/reduce.js';
+import { reshape } from '../graph/ops/shape.js';
+import type { Linear } from '../nn/layers.js';
+import type { MapBlock, NetworkOutput } from './types.js';
 import { add } from '../graph/ops/elementwise.js';
 import { silu } from '../nn/functional.js';
 import { BatchNorm, Conv2d } from '../nn/layers.js';
@@ -60,4 +64,24 @@ export class InvertedResidual extends Module {
     });
     return this.residual ? add(x, y) : y;
   }
+}
+
+/**
+ * The CVNets classification trunk: conv_1, layer_1..5, conv_1x1_exp (absent in v2-based models),
+ * global average pool, `classifier.<fc>`. Stage maps are named as in the golden intermediates.
+ */
+export function cvnetsForward(x: Value, stem: ConvLayer, layers: MapBlock[][], exp: ConvLayer | null, fc: Linear): NetworkOutput {
+  const g = x.graph;
+  const features: NetworkOutput['features'] = [];
+  let y = stem.call(x);
+  features.push({ name: 'out_stage0', value: y });
+  layers.forEach((blocks, i) => {
+    y = g.withScope(`layer_${i + 1}`, () => blocks.reduce((h, m) => m.call(h), y));
+    features.push({ name: `out_stage${i + 1}`, value: y });
+  });
+  if (exp) y = exp.call(y);
+  features.push({ name: 'out_stage6', value: y });
+  const pooled = reshape(reduceMean(y, [2, 3], true), [y.shape[0], y.shape[1]]);
+  const logits = g.withScope('classifier', () => fc.call(pooled));
+  return { logits, features, preLogits: pooled };
 }

@@ -7,11 +7,10 @@ import { add, mul } from '../graph/ops/elementwise.js';
 import { concat, reshape, slice, transpose } from '../graph/ops/shape.js';
 import { matmul } from '../graph/ops/matmul.js';
 import { softmax } from '../graph/ops/softmax.js';
-import { reduceMean } from '../graph/ops/reduce.js';
 import { linear, resizeBilinear, silu } from '../nn/functional.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { ConvLayer, InvertedResidual } from './cvnets_layers.js';
+import { ConvLayer, InvertedResidual, cvnetsForward } from './cvnets_layers.js';
 import type { MapBlock, Network, NetworkOutput } from './types.js';
 
 export interface MobileViTStage {
@@ -185,18 +184,6 @@ export class MobileViT extends Module implements Network {
     this.fc = this.add('fc', new Linear(this.expChannels, numClasses));
   }
   forward(x: Value): NetworkOutput {
-    const g = x.graph;
-    const features: NetworkOutput['features'] = [];
-    let y = this.stem.call(x);
-    features.push({ name: 'out_stage0', value: y });
-    this.layers.forEach((blocks, i) => {
-      y = g.withScope(`layer_${i + 1}`, () => blocks.reduce((h, m) => m.call(h), y));
-      features.push({ name: `out_stage${i + 1}`, value: y });
-    });
-    y = this.expConv.call(y);
-    features.push({ name: 'out_stage6', value: y });
-    const pooled = reshape(reduceMean(y, [2, 3], true), [y.shape[0], this.expChannels]);
-    const logits = g.withScope('classifier', () => this.fc.call(pooled));
-    return { logits, features, preLogits: pooled };
+    return cvnetsForward(x, this.stem, this.layers, this.expConv, this.fc);
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Graph, Value } from '../graph/ir.js';
 import { add, mul, relu } from '../graph/ops/elementwise.js';
-import { reduceMean, reduceSum } from '../graph/ops/reduce.js';
+import { reduceSum } from '../graph/ops/reduce.js';
 import { concat, reshape, slice } from '../graph/ops/shape.js';
 import { softmax } from '../graph/ops/softmax.js';
 import { linear, resizeBilinear, silu } from '../nn/functional.js';
@@ -13,7 +13,7 @@ import { layerNorm } from '../graph/ops/norm.js';
 import { fold, unfold } from './mobilevit.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { ConvLayer, InvertedResidual, makeDivisible } from './cvnets_layers.js';
+import { ConvLayer, InvertedResidual, cvnetsForward, makeDivisible } from './cvnets_layers.js';
 import type { MapBlock, Network, NetworkOutput } from './types.js';
 
 export interface MobileViTv2Config {
@@ -209,17 +209,6 @@ export class MobileViTv2 extends Module implements Network {
     this.fc = this.add(1, new Linear(cin, numClasses));
   }
   forward(x: Value): NetworkOutput {
-    const g = x.graph;
-    const features: NetworkOutput['features'] = [];
-    let y = this.stem.call(x);
-    features.push({ name: 'out_stage0', value: y });
-    this.layers.forEach((blocks, i) => {
-      y = g.withScope(`layer_${i + 1}`, () => blocks.reduce((h, m) => m.call(h), y));
-      features.push({ name: `out_stage${i + 1}`, value: y });
-    });
-    features.push({ name: 'out_stage6', value: y });
-    const pooled = reshape(reduceMean(y, [2, 3], true), [y.shape[0], this.outChannels]);
-    const logits = g.withScope('classifier', () => this.fc.call(pooled));
-    return { logits, features, preLogits: pooled };
+    return cvnetsForward(x, this.stem, this.layers, null, this.fc);
   }
 }

@@ -26,7 +26,7 @@ function stageOf(path: string): string {
 }
 
 export function summarize(model: HybridModel, height: number, width: number): ModelSummary {
-  const { graph, out } = model.build([1, 3, height, width]);
+  const { graph } = model.build([1, 3, height, width]);
   const rows = new Map<string, StageRow>();
   const row = (s: string) => {
     let r = rows.get(s);

@@ -1,18 +1,12 @@
 /** What every model family provides to the registry. */
 import type { Value } from '../graph/ir.js';
 import type { Module } from '../nn/module.js';
+import type { PreprocessConfig } from '../data/preprocess.js';
 
 export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2';
 
 /** timm-style pretrained config plus the paper's reference figures. */
-export interface PretrainedCfg {
-  inputSize: [number, number];
-  cropPct: number;
-  interpolation: 'bilinear' | 'bicubic';
-  mean: [number, number, number];
-  std: [number, number, number];
-  /** Channel order the official weights expect. */
-  channelOrder: 'RGB' | 'BGR';
+export interface PretrainedCfg extends PreprocessConfig {
   numClasses: number;
   /** Where the official ImageNet weights are published, and their file name. */
   url?: string;

@@ -1,9 +1,8 @@
 /** Composite functions built from primitive ops; their gradients follow by autodiff. */
-import { numel, type HostTensor } from '../tensor.js';
+import type { HostTensor } from '../tensor.js';
 import type { Value } from '../graph/ir.js';
-import { add, clip, div, erf, hardSigmoid, mul, sigmoid, sqrt, sub } from '../graph/ops/elementwise.js';
+import { add, clip, erf, hardSigmoid, mul } from '../graph/ops/elementwise.js';
 import { matmul } from '../graph/ops/matmul.js';
-import { reduceMean } from '../graph/ops/reduce.js';
 import { reshape, transpose } from '../graph/ops/shape.js';
 import { siluOp } from '../graph/ops/activation.js';
 import { batchNormTrainCompositeOp, batchNormTrainOp } from '../graph/ops/batchnorm.js';

@@ -1,9 +1,7 @@
 /** Basic layers with PyTorch parameter names. */
 import type { Value } from '../graph/ir.js';
-import { add, mul } from '../graph/ops/elementwise.js';
 import { conv2d } from '../graph/ops/conv.js';
 import { batchNormEval, layerNorm } from '../graph/ops/norm.js';
-import { reshape } from '../graph/ops/shape.js';
 import { batchNormTrain, linear } from './functional.js';
 import { Module } from './module.js';
 
@@ -76,21 +74,5 @@ export class LayerNorm extends Module {
   forward(x: Value): Value {
     const g = x.graph;
     return layerNorm(x, this.param(g, 'weight', [this.d]), this.param(g, 'bias', [this.d]), -1, this.eps);
-  }
-}
-
-/** GroupNorm(1, d) on [N, d, ...]: normalises over all non-batch axes, per-channel affine. */
-export class GroupNorm1 extends Module {
-  constructor(
-    readonly d: number,
-    readonly eps = 1e-5,
-  ) {
-    super();
-  }
-  forward(x: Value): Value {
-    const g = x.graph;
-    const bshape = x.shape.map((d, i) => (i === 1 ? d : 1)).slice(1);
-    const y = layerNorm(x, null, null, 1, this.eps);
-    return add(mul(y, reshape(this.param(g, 'weight', [this.d]), bshape)), reshape(this.param(g, 'bias', [this.d]), bshape));
   }
 }

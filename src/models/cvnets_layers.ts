@@ -1,6 +1,7 @@
 /** CVNets building blocks shared by the MobileViT families (keys `*.block.conv`, `*.block.norm`). */
 import type { Value } from '../graph/ir.js';
 import { reduceMean } from '../graph/ops/reduce.js';
+import { dropout } from '../graph/ops/dropout.js';
 import { reshape } from '../graph/ops/shape.js';
 import type { Linear } from '../nn/layers.js';
 import type { MapBlock, NetworkOutput } from './types.js';
@@ -70,7 +71,7 @@ export class InvertedResidual extends Module {
  * The CVNets classification trunk: conv_1, layer_1..5, conv_1x1_exp (absent in v2-based models),
  * global average pool, `classifier.<fc>`. Stage maps are named as in the golden intermediates.
  */
-export function cvnetsForward(x: Value, stem: ConvLayer, layers: MapBlock[][], exp: ConvLayer | null, fc: Linear): NetworkOutput {
+export function cvnetsForward(x: Value, stem: ConvLayer, layers: MapBlock[][], exp: ConvLayer | null, fc: Linear, classifierDropout = 0): NetworkOutput {
   const g = x.graph;
   const features: NetworkOutput['features'] = [];
   let y = stem.call(x);
@@ -82,6 +83,6 @@ export function cvnetsForward(x: Value, stem: ConvLayer, layers: MapBlock[][], e
   if (exp) y = exp.call(y);
   features.push({ name: 'out_stage6', value: y });
   const pooled = reshape(reduceMean(y, [2, 3], true), [y.shape[0], y.shape[1]]);
-  const logits = g.withScope('classifier', () => fc.call(pooled));
+  const logits = g.withScope('classifier', () => fc.call(dropout(pooled, classifierDropout, 'classifier')));
   return { logits, features, preLogits: pooled };
 }

@@ -21,6 +21,7 @@
  * Layouts: features NCHW. Tokens are carried as [B·T, D] rows (sample-major) so every token Linear is
  * a plain 2-D Gemm; upstream keeps [T, B, D], and the `*_tokens` feature outputs are transposed to that.
  */
+import { dropout } from '../graph/ops/dropout.js';
 import type { Graph, Value } from '../graph/ir.js';
 import { add, div, exp, hardSigmoid, maximum, mul, relu, sub } from '../graph/ops/elementwise.js';
 import { matmul } from '../graph/ops/matmul.js';
@@ -54,6 +55,8 @@ export interface MobileFormerConfig {
   numFeatures: number;
   /** Groups of the pointwise convs (4 with ChannelShuffle for 26m, else 1). */
   groups: number;
+  /** Classifier dropout of the official recipe (active only when a train step enables dropout). */
+  dropout: number;
   blocks: BlockRow[];
 }
 
@@ -90,14 +93,14 @@ const MF_52M_BLOCKS: BlockRow[] = [
 /** The official block lists, one row per variant (AAboys `mobile_former.py`), smallest first. */
 export const MOBILE_FORMER_CFGS: Record<string, MobileFormerConfig> = {
   /** 52m's layout with grouped (g = 4) pointwise convs and channel shuffles. */
-  mobile_former_26m: { stem: 8, tokens: 3, tokenDim: 128, numFeatures: 1024, groups: 4, blocks: MF_52M_BLOCKS },
-  mobile_former_52m: { stem: 8, tokens: 3, tokenDim: 128, numFeatures: 1024, groups: 1, blocks: MF_52M_BLOCKS },
+  mobile_former_26m: { stem: 8, tokens: 3, tokenDim: 128, numFeatures: 1024, groups: 4, dropout: 0.1, blocks: MF_52M_BLOCKS },
+  mobile_former_52m: { stem: 8, tokens: 3, tokenDim: 128, numFeatures: 1024, groups: 1, dropout: 0.2, blocks: MF_52M_BLOCKS },
   mobile_former_96m: {
     stem: 12,
     tokens: 4,
     tokenDim: 128,
     numFeatures: 1280,
-    groups: 1,
+    groups: 1, dropout: 0.2,
     blocks: [
       ['DnaBlock3', 2, 12, 1, 1, 0],
       ['DnaBlock3', 6, 16, 1, 2, 4],
@@ -115,7 +118,7 @@ export const MOBILE_FORMER_CFGS: Record<string, MobileFormerConfig> = {
     tokens: 6,
     tokenDim: 192,
     numFeatures: 1280,
-    groups: 1,
+    groups: 1, dropout: 0.2,
     blocks: [
       ['DnaBlock3', 2, 12, 1, 1, 0],
       ['DnaBlock3', 6, 16, 1, 2, 4],
@@ -136,7 +139,7 @@ export const MOBILE_FORMER_CFGS: Record<string, MobileFormerConfig> = {
     tokens: 6,
     tokenDim: 192,
     numFeatures: 1600,
-    groups: 1,
+    groups: 1, dropout: 0.2,
     blocks: [
       ['DnaBlock3', 2, 12, 1, 1, 0],
       ['DnaBlock3', 6, 20, 1, 2, 4],
@@ -157,7 +160,7 @@ export const MOBILE_FORMER_CFGS: Record<string, MobileFormerConfig> = {
     tokens: 6,
     tokenDim: 192,
     numFeatures: 1920,
-    groups: 1,
+    groups: 1, dropout: 0.3,
     blocks: [
       ['DnaBlock3', 2, 16, 1, 1, 0],
       ['DnaBlock3', 6, 24, 1, 2, 4],
@@ -178,7 +181,7 @@ export const MOBILE_FORMER_CFGS: Record<string, MobileFormerConfig> = {
     tokens: 6,
     tokenDim: 192,
     numFeatures: 1920,
-    groups: 1,
+    groups: 1, dropout: 0.3,
     blocks: [
       ['DnaBlock3', 2, 24, 1, 1, 0],
       ['DnaBlock3', 6, 40, 1, 2, 4],
@@ -584,7 +587,7 @@ class DnaBlock3 extends MFBlock {
 /**
  * MergeClassifier (`classifier.*`): [ChannelShuffle(g)] + grouped 1x1 expand ×6 + BN (`conv.1`,
  * `conv.2`; slot 0 is the shuffle), ReLU6, global average pool, h_swish; concat [pooled, token 0];
- * `fc.0` Linear + `fc.1` BatchNorm1d + h_swish (the pre-logits); dropout (inactive) and
+ * `fc.0` Linear + `fc.1` BatchNorm1d + h_swish (the pre-logits); dropout (train steps with dropout on) and
  * `classifier.1` Linear.
  */
 class MergeClassifier extends Container {
@@ -599,6 +602,7 @@ class MergeClassifier extends Container {
     tokenDim: number,
     numFeatures: number,
     numClasses: number,
+    readonly dropRate: number,
   ) {
     super();
     const hid = cin * COMMON.lastExp;
@@ -611,7 +615,7 @@ class MergeClassifier extends Container {
     const y = relu6(this.conv.call(channelShuffle(x, this.groups)));
     const pooled = hardSwish(reduceMean(y, [2, 3], false));
     const preLogits = hardSwish(this.fcNorm.call(this.fc.call(concat([pooled, token0(z, this.tokens)], 1))));
-    return { logits: this.head.call(preLogits), preLogits };
+    return { logits: this.head.call(dropout(preLogits, this.dropRate, 'classifier')), preLogits };
   }
 }
 
@@ -663,7 +667,7 @@ export class MobileFormer extends Container implements Network {
     // out_stageK: the last block at output stride 2^(K+1), i.e. 1/4 … 1/32 (blocks still at the stem's 1/2 end no stage).
     this.stageEnd = strides.map((st, i) => (st >= 4 && strides[i + 1] !== st ? Math.log2(st) - 1 : 0));
     this.l2g = this.add('local_global', new MobileToFormer(cin, cfg.tokenDim));
-    this.classifier = this.add('classifier', new MergeClassifier(cin, cfg.groups, cfg.tokens, cfg.tokenDim, cfg.numFeatures, numClasses));
+    this.classifier = this.add('classifier', new MergeClassifier(cin, cfg.groups, cfg.tokens, cfg.tokenDim, cfg.numFeatures, numClasses, cfg.dropout));
   }
 
   /**

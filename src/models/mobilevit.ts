@@ -4,6 +4,7 @@
  */
 import type { Value } from '../graph/ir.js';
 import { add, mul } from '../graph/ops/elementwise.js';
+import { dropout } from '../graph/ops/dropout.js';
 import { concat, reshape, slice, transpose } from '../graph/ops/shape.js';
 import { matmul } from '../graph/ops/matmul.js';
 import { softmax } from '../graph/ops/softmax.js';
@@ -27,6 +28,8 @@ export interface MobileViTConfig {
   layer2: number;
   stages: [MobileViTStage, MobileViTStage, MobileViTStage];
   heads: number;
+  /** Transformer (after attention and FFN) and classifier dropout of the official recipe. */
+  dropout: number;
   classifierDropout: number;
 }
 
@@ -34,15 +37,15 @@ const s = (c: number, d: number, ffn: number, depth: number): MobileViTStage => 
 
 /** One row per variant (CVNets `mobilevit.py` modes; v3 widens only the stage outputs C). */
 export const MOBILEVIT_CFGS: Record<string, MobileViTConfig> = {
-  mobilevit_xxs: { block: 'v1', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(48, 64, 128, 2), s(64, 80, 160, 4), s(80, 96, 192, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevit_xs: { block: 'v1', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(64, 96, 192, 2), s(80, 120, 240, 4), s(96, 144, 288, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevit_s: { block: 'v1', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(96, 144, 288, 2), s(128, 192, 384, 4), s(160, 240, 480, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevitv3_xxs: { block: 'v3', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(64, 64, 128, 2), s(80, 80, 160, 4), s(128, 96, 192, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevitv3_xs: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(96, 96, 192, 2), s(160, 120, 240, 4), s(160, 144, 288, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevitv3_s: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 4), s(320, 240, 480, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevitv3_xxs_l2: { block: 'v3', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(64, 64, 128, 2), s(80, 80, 160, 2), s(128, 96, 192, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevitv3_xs_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(96, 96, 192, 2), s(160, 120, 240, 2), s(160, 144, 288, 3)], heads: 4, classifierDropout: 0.1 },
-  mobilevitv3_s_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 2), s(320, 240, 480, 3)], heads: 4, classifierDropout: 0.1 },
+  mobilevit_xxs: { block: 'v1', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(48, 64, 128, 2), s(64, 80, 160, 4), s(80, 96, 192, 3)], heads: 4, dropout: 0.05, classifierDropout: 0.1 },
+  mobilevit_xs: { block: 'v1', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(64, 96, 192, 2), s(80, 120, 240, 4), s(96, 144, 288, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
+  mobilevit_s: { block: 'v1', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(96, 144, 288, 2), s(128, 192, 384, 4), s(160, 240, 480, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
+  mobilevitv3_xxs: { block: 'v3', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(64, 64, 128, 2), s(80, 80, 160, 4), s(128, 96, 192, 3)], heads: 4, dropout: 0.05, classifierDropout: 0.1 },
+  mobilevitv3_xs: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(96, 96, 192, 2), s(160, 120, 240, 4), s(160, 144, 288, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
+  mobilevitv3_s: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 4), s(320, 240, 480, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
+  mobilevitv3_xxs_l2: { block: 'v3', mv2Expand: 2, layer1: 16, layer2: 24, stages: [s(64, 64, 128, 2), s(80, 80, 160, 2), s(128, 96, 192, 3)], heads: 4, dropout: 0.05, classifierDropout: 0.1 },
+  mobilevitv3_xs_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 48, stages: [s(96, 96, 192, 2), s(160, 120, 240, 2), s(160, 144, 288, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
+  mobilevitv3_s_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 2), s(320, 240, 480, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
 };
 
 /** Multi-head self-attention with a fused [q | k | v] projection, over tokens [G*N, d] in G groups. */
@@ -83,7 +86,12 @@ class TransformerEncoder extends Module {
   ln2: LayerNorm;
   fc1: Linear;
   fc2: Linear;
-  constructor(d: number, ffn: number, heads: number) {
+  constructor(
+    d: number,
+    ffn: number,
+    heads: number,
+    readonly drop: number,
+  ) {
     super();
     this.ln1 = this.add(0, new LayerNorm(d));
     this.mha = this.add(1, new MultiHeadAttention(d, heads));
@@ -94,8 +102,8 @@ class TransformerEncoder extends Module {
   /** x: tokens [G*N, d], attention within each of the G groups. */
   forward(x: Value, groups: number): Value {
     const g = x.graph;
-    x = add(x, g.withScope('pre_norm_mha', () => this.mha.call(this.ln1.call(x), groups)));
-    return add(x, g.withScope('pre_norm_ffn', () => this.fc2.call(silu(this.fc1.call(this.ln2.call(x))))));
+    x = add(x, dropout(g.withScope('pre_norm_mha', () => this.mha.call(this.ln1.call(x), groups)), this.drop, 'attention'));
+    return add(x, dropout(g.withScope('pre_norm_ffn', () => this.fc2.call(silu(this.fc1.call(this.ln2.call(x))))), this.drop, 'ffn'));
   }
 }
 
@@ -127,12 +135,13 @@ class MobileViTBlock extends Module {
     c: number,
     readonly stage: MobileViTStage,
     heads: number,
+    drop: number,
   ) {
     super();
     const { d, ffn, depth } = stage;
     this.localConv = this.add('conv_3x3', new ConvLayer(c, c, 3, { groups: kind === 'v3' ? c : 1 }));
     this.localProj = this.add('conv_1x1', new ConvLayer(c, d, 1, { norm: false, act: false }));
-    this.layers = Array.from({ length: depth }, (_, i) => this.add(i, new TransformerEncoder(d, ffn, heads)));
+    this.layers = Array.from({ length: depth }, (_, i) => this.add(i, new TransformerEncoder(d, ffn, heads, drop)));
     this.finalNorm = this.add(depth, new LayerNorm(d));
     this.proj = this.add('conv_proj', new ConvLayer(d, c, 1));
     this.fusion = kind === 'v3' ? this.add('fusion', new ConvLayer(d + c, c, 1)) : this.add('fusion', new ConvLayer(2 * c, c, 3));
@@ -174,7 +183,7 @@ export class MobileViT extends Module implements Network {
     const l2 = [0, 1, 2].map((i) => this.add(i, new InvertedResidual(i === 0 ? cfg.layer1 : cfg.layer2, cfg.layer2, i === 0 ? 2 : 1, e)));
     let cin = cfg.layer2;
     const deep = cfg.stages.map((st) => {
-      const blocks = [this.add(0, new InvertedResidual(cin, st.c, 2, e)), this.add(1, new MobileViTBlock(cfg.block, st.c, st, cfg.heads))];
+      const blocks = [this.add(0, new InvertedResidual(cin, st.c, 2, e)), this.add(1, new MobileViTBlock(cfg.block, st.c, st, cfg.heads, cfg.dropout))];
       cin = st.c;
       return blocks;
     });
@@ -184,6 +193,6 @@ export class MobileViT extends Module implements Network {
     this.fc = this.add('fc', new Linear(this.expChannels, numClasses));
   }
   forward(x: Value): NetworkOutput {
-    return cvnetsForward(x, this.stem, this.layers, this.expConv, this.fc);
+    return cvnetsForward(x, this.stem, this.layers, this.expConv, this.fc, this.cfg.classifierDropout);
   }
 }

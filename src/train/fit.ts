@@ -37,6 +37,8 @@ export interface FitOptions {
   flip?: boolean;
   mix?: { kind: 'mixup' | 'cutmix'; alpha: number; prob: number } | null;
   emaDecay?: number | null;
+  /** Enable the model's dropout rates (seeded in-graph masks; a resumed run then draws other masks). */
+  dropout?: boolean;
   freeze?: FreezeSpec;
   seed?: number;
   norm: Normalize;
@@ -101,6 +103,7 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
     clipGradNorm: o.clipGrad ?? null,
     freeze: o.freeze,
     lr: schedule,
+    dropout: o.dropout ? { seed: seed * 7919 + 1 } : null,
   });
   let history: EpochRecord[] = [];
   let startEpoch = 0;

@@ -29,13 +29,13 @@ function num(s: string | undefined, name: string, fallback: number): number {
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const usage =
-    'hybridvision train <model> --data fashion-mnist|DIR [--epochs N] [--batch N] [--lr X] [--size S] [--weights FILE] [--freeze backbone] [--out DIR] [--resume] [--mixup A] [--cutmix A] [--ema D] [--limit N] [--seed N]';
+    'hybridvision train <model> --data fashion-mnist|DIR [--epochs N] [--batch N] [--lr X] [--size S] [--weights FILE] [--freeze backbone] [--out DIR] [--resume] [--mixup A] [--cutmix A] [--ema D] [--dropout] [--limit N] [--seed N]';
   const opt = { type: 'string' } as const;
   const { values, positionals } = parse(
     argv,
     {
       data: opt, 'data-path': opt, epochs: opt, batch: opt, lr: opt, 'min-lr': opt, warmup: opt, size: opt, wd: opt, optimizer: opt, smoothing: opt, clip: opt,
-      weights: opt, freeze: opt, out: opt, resume: { type: 'boolean' }, mixup: opt, cutmix: opt, 'mix-prob': opt, ema: opt, limit: opt, seed: opt, val: opt, threads: opt,
+      weights: opt, freeze: opt, out: opt, resume: { type: 'boolean' }, mixup: opt, cutmix: opt, 'mix-prob': opt, ema: opt, dropout: { type: 'boolean' }, limit: opt, seed: opt, val: opt, threads: opt,
     },
     usage,
   );
@@ -74,6 +74,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     flip: true,
     mix,
     emaDecay: values.ema ? num(values.ema, 'ema', 0.999) : null,
+    dropout: Boolean(values.dropout),
     freeze: values.freeze === 'backbone' ? 'backbone' : undefined,
     seed,
     norm: { mean: data.mean, std: data.std, channelOrder: 'RGB' },

@@ -16,13 +16,8 @@ import { getConvGradLowering, setConvGradLowering, type ConvGradLowering } from 
 import { fusedTrainOps } from '../src/graph/ops/batchnorm.js';
 import { adamw, TrainStep } from '../src/train/index.js';
 import type { HostTensor } from '../src/tensor.js';
+import { TRAIN_ANCHORS_IMG_S } from './anchors.js';
 
-/** PyTorch 1.13 CPU (2 threads) training step, same setting: median img/s range (anchors.md). */
-const TORCH_TRAIN_IMG_S: Record<string, [number, number]> = {
-  mobilevitv3_xxs: [115, 138],
-  'mobilevitv3_0.5': [266, 266],
-  mobile_former_26m: [115, 132],
-};
 
 const { values, positionals } = parseArgs({
   options: {
@@ -40,7 +35,7 @@ const S = Number(values.size ?? 64);
 const steps = Math.max(10, Number(values.steps ?? 12));
 const warmup = Number(values.warmup ?? 3);
 const threads = Number(values.threads ?? 2);
-const models = positionals.length ? positionals : Object.keys(TORCH_TRAIN_IMG_S).filter((m) => listModels().includes(m));
+const models = positionals.length ? positionals : Object.keys(TRAIN_ANCHORS_IMG_S).filter((m) => listModels().includes(m));
 
 function batch(seed: number): { x: HostTensor; y: number[] } {
   const n = B * 3 * S * S;
@@ -81,7 +76,7 @@ const copyRows: (string | number)[][] = [];
 for (const name of models) {
   const r = await measure(name);
   const ips = (1000 * B) / r.median;
-  const a = TORCH_TRAIN_IMG_S[name];
+  const a = TRAIN_ANCHORS_IMG_S[name];
   rows.push([
     name,
     r.nodes,

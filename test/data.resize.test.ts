@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fnv1a32 } from '../src/io/synthetic.js';
 import { REPO_ROOT } from './helpers/golden.js';
 
 import { cropImage, type RgbImage } from '../src/data/image.js';
@@ -78,14 +79,6 @@ function genImage(w: number, h: number, seed: number, kind: 'noise' | 'mix'): Rg
   return { width: w, height: h, data };
 }
 
-function fnv1a(data: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (const b of data) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
 
 const manifest = JSON.parse(readFileSync(join(FIXTURES, 'manifest.json'), 'utf8')) as Manifest;
 const blob = new Uint8Array(readFileSync(join(FIXTURES, 'expected.bin')));
@@ -112,7 +105,7 @@ function diffU8(got: Uint8Array, want: Uint8Array): { max: number; count: number
 
 test('generated source images match the Python generator (checksums)', () => {
   for (const [name, s] of Object.entries(manifest.sources)) {
-    assert.equal(fnv1a(sources.get(name)!.data), s.fnv1a, `source ${name}`);
+    assert.equal(fnv1a32(sources.get(name)!.data), s.fnv1a, `source ${name}`);
   }
 });
 

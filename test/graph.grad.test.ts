@@ -6,6 +6,7 @@
  */
 import '../src/node.js';
 import { test } from 'node:test';
+import { normals } from './helpers/random.js';
 import assert from 'node:assert/strict';
 import { grad } from '../src/graph/autodiff.js';
 import { Graph, type Value, type VDType } from '../src/graph/ir.js';
@@ -16,18 +17,6 @@ import { getEngine } from '../src/runtime/engine.js';
 import { numel, type HostTensor } from '../src/tensor.js';
 import { crossEntropy, softTargetCrossEntropy } from '../src/train/loss.js';
 
-/** Deterministic normal samples. */
-function normals(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const u = () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
-    s ^= s >>> 12;
-    return ((s >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
 
 interface InSpec {
   shape: number[];

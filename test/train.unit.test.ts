@@ -5,6 +5,7 @@
  */
 import '../src/node.js';
 import { test } from 'node:test';
+import { normals } from './helpers/random.js';
 import assert from 'node:assert/strict';
 import { createModel } from '../src/models/registry.js';
 import type { HostTensor } from '../src/tensor.js';
@@ -23,15 +24,6 @@ import {
   type Optimizer,
 } from '../src/train/index.js';
 
-function normals(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const u = () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
-    s ^= s >>> 12;
-    return ((s >>> 0) + 0.5) / 4294967296;
-  };
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
-}
 const f = (t: HostTensor) => t.data as Float32Array;
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 

@@ -156,6 +156,12 @@ test('VJP: matmul (with batch broadcasting), softmax, log-softmax, reductions', 
   await check('matmul batched', [{ shape: [2, 3, 4] }, { shape: [2, 4, 5] }], (a, b) => op.matmul(a, b));
   await check('matmul bcast batch', [{ shape: [2, 1, 3, 4] }, { shape: [5, 4, 2] }], (a, b) => op.matmul(a, b));
   await check('matmul bcast 2d rhs', [{ shape: [2, 3, 3, 4] }, { shape: [4, 2] }], (a, b) => op.matmul(a, b));
+  await check('matmul per-head weights', [{ shape: [3, 1, 2, 4] }, { shape: [2, 4, 5] }], (a, b) => op.matmul(a, b));
+  await check('matmul bcast 2d lhs', [{ shape: [3, 4] }, { shape: [2, 3, 4, 2] }], (a, b) => op.matmul(a, b));
+  await check('matmul x·Wᵀ', [{ shape: [2, 3, 4] }, { shape: [5, 4] }], (a, b) => op.matmul(a, op.transpose(b, [1, 0])));
+  await check('matmul q·kᵀ', [{ shape: [2, 3, 4] }, { shape: [2, 5, 4] }], (a, b) => op.matmul(a, op.transpose(b, [0, 2, 1])));
+  await check('matmul aᵀ·b bcast', [{ shape: [4, 3] }, { shape: [2, 4, 5] }], (a, b) => op.matmul(op.transpose(a, [1, 0]), b));
+  await check('matmul mixed bcast', [{ shape: [2, 1, 3, 2, 4] }, { shape: [1, 3, 1, 4, 2] }], (a, b) => op.matmul(a, b));
   await check('linear', [{ shape: [2, 3, 4] }, { shape: [5, 4] }, { shape: [5] }], (x, w, b) => linear(x, w, b));
   await check('softmax last', [{ shape: [3, 5] }], (a) => op.softmax(a, -1));
   await check('softmax axis1', [{ shape: [2, 4, 3] }], (a) => op.softmax(a, 1));

@@ -1,27 +1,64 @@
-/** Per-op-type time of one model through ORT's profiler: node dist/tools/profile.js <model> [H] [batch] */
-import * as ort from 'onnxruntime-node';
+/**
+ * Where the engine spends its time, from ORT's profiler: per op type, then the heaviest
+ * (op type, input shapes) groups.
+ *   node dist/tools/profile.js <model> [size] [batch]            inference
+ *   node dist/tools/profile.js --train <model> [size] [batch]    one fused training step (AdamW)
+ */
+import '../src/node.js';
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { getEngine } from '../src/runtime/engine.js';
 import { createModel } from '../src/models/registry.js';
-const [name, size = '256', batch = '1'] = process.argv.slice(2);
-const m = createModel(name);
+import { adamw, TrainStep } from '../src/train/index.js';
+
+const args = process.argv.slice(2);
+const train = args[0] === '--train';
+const [name, size = train ? '64' : '256', batch = train ? '32' : '1'] = train ? args.slice(1) : args;
+const runs = 20;
+const prefix = '/tmp/hvprof';
 const shape = [Number(batch), 3, Number(size), Number(size)];
-const { bytes } = m.toOnnx(shape);
-const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2, enableProfiling: true, profileFilePrefix: '/tmp/hvprof' , optimizedModelFilePath: '/tmp/hv_opt.onnx'});
-const x = new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b)).fill(0.1), shape);
-for (let i = 0; i < 30; i++) await s.run({ input: x });
-await (s as any).endProfiling?.();
-await s.release();
+const x = { dtype: 'float32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b)).map((_, i) => Math.sin(i)) };
+
+if (train) {
+  const m = createModel(name, { numClasses: 10, seed: 1 });
+  const ts = await TrainStep.create(m, shape, { optimizer: adamw({ weightDecay: 0.05 }), labelSmoothing: 0.1, profilePrefix: prefix });
+  const y = Array.from({ length: shape[0] }, (_, i) => i % 10);
+  for (let i = 0; i < runs; i++) await ts.run(x, y);
+  await ts.endProfiling();
+  await ts.release();
+} else {
+  const m = createModel(name);
+  const s = await getEngine().createSession(m.toOnnx(shape).bytes, { threads: 2, profilePrefix: prefix });
+  for (let i = 0; i < runs; i++) await s.run({ input: x });
+  await s.endProfiling?.();
+  await s.release();
+}
+
 const file = '/tmp/' + readdirSync('/tmp').filter((f) => f.startsWith('hvprof')).sort().pop();
 const ev = JSON.parse(readFileSync(file, 'utf8')) as any[];
 unlinkSync(file);
-const by = new Map<string, { t: number; n: number }>();
+type Acc = { t: number; n: number };
+const byOp = new Map<string, Acc>();
+const byShape = new Map<string, Acc>();
+const bySize = new Map<string, Acc>();
 let total = 0;
+const add = (m: Map<string, Acc>, k: string, dur: number) => {
+  const r = m.get(k) ?? { t: 0, n: 0 };
+  r.t += dur;
+  r.n++;
+  m.set(k, r);
+};
 for (const e of ev) {
   if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
   const op = e.args.op_name as string;
-  const r = by.get(op) ?? { t: 0, n: 0 };
-  r.t += e.dur; r.n++; total += e.dur;
-  by.set(op, r);
+  const shapes = (e.args.input_type_shape ?? []).map((o: object) => JSON.stringify(Object.values(o)[0])).join(' ');
+  add(byOp, op, e.dur);
+  add(byShape, `${op} ${shapes}`, e.dur);
+  const big = Math.max(0, ...(e.args.input_type_shape ?? []).map((o: object) => (Object.values(o)[0] as number[]).reduce((a, b) => a * b, 1)));
+  add(bySize, big < 1e3 ? 'a) < 1k elements' : big < 16e3 ? 'b) < 16k' : big < 256e3 ? 'c) < 256k' : 'd) >= 256k', e.dur);
+  total += e.dur;
 }
-for (const [op, r] of [...by].sort((a, b) => b[1].t - a[1].t)) console.log(op.padEnd(24), (r.t / 30 / 1000).toFixed(3), 'ms/run', (r.n / 30).toFixed(0), 'nodes');
-console.log('total kernel', (total / 30 / 1000).toFixed(3), 'ms/run');
+const ms = (r: Acc) => (r.t / runs / 1000).toFixed(3).padStart(8);
+for (const [op, r] of [...byOp].sort((a, b) => b[1].t - a[1].t)) console.log(op.padEnd(28), ms(r), 'ms/run', String(r.n / runs).padStart(5), 'nodes');
+for (const [k, r] of [...bySize].sort()) console.log('largest input', k.slice(3).padEnd(14), ms(r), 'ms/run', String(r.n / runs).padStart(5), 'nodes');
+console.log('total kernel', (total / runs / 1000).toFixed(3), 'ms/run\n\nheaviest (op, input shapes):');
+for (const [k, r] of [...byShape].sort((a, b) => b[1].t - a[1].t).slice(0, Number(process.env.TOP ?? 40))) console.log(ms(r), 'ms', String(r.n / runs).padStart(4), 'x', k);

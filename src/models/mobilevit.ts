@@ -5,7 +5,7 @@
 import type { Value } from '../graph/ir.js';
 import { add, mul } from '../graph/ops/elementwise.js';
 import { dropout } from '../graph/ops/dropout.js';
-import { concat, reshape, slice, transpose } from '../graph/ops/shape.js';
+import { concat, reshape, slice, split, transpose } from '../graph/ops/shape.js';
 import { matmul } from '../graph/ops/matmul.js';
 import { softmax } from '../graph/ops/softmax.js';
 import { linear, resizeBilinear, silu } from '../nn/functional.js';
@@ -63,18 +63,29 @@ class MultiHeadAttention extends Module {
     const h = this.heads;
     const dh = d / h;
     const w = g.withScope('qkv_proj', () => [this.param(g, 'weight', [3 * d, d]), this.param(g, 'bias', [3 * d])]);
-    // Per-head projections as one broadcast MatMul: [G, 1, N, d] x [h, d, dh] -> [G, h, N, dh], no transposes.
-    const x4 = reshape(x, [groups, 1, n, d]);
-    const proj = (i: number, scale: number) => {
-      const wi = transpose(reshape(slice(w[0], [i * d], [(i + 1) * d], [0]), [h, dh, d]), [0, 2, 1]);
-      const bi = reshape(slice(w[1], [i * d], [(i + 1) * d], [0]), [h, 1, dh]);
-      return scale === 1 ? add(matmul(x4, wi), bi) : add(matmul(x4, mul(wi, scale)), mul(bi, scale));
-    };
-    const q = proj(0, dh ** -0.5);
-    const k = proj(1, 1);
-    const v = proj(2, 1);
-    const attn = softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1);
-    const o = reshape(transpose(matmul(attn, v), [0, 2, 1, 3]), [groups * n, d]);
+    let o: Value;
+    if (g.training) {
+      // Training: one [q | k | v] Gemm and one Transpose to heads. Its gradient is two Gemms and
+      // two Transposes, where the per-head form below needs a Transpose per projection and tiny
+      // batched products (measured: tools/profile.js --train).
+      const qkv = transpose(reshape(linear(x, w[0], w[1]), [groups, n, 3, h, dh]), [2, 0, 3, 1, 4]);
+      const [q, k, v] = split(qkv, [1, 1, 1], 0).map((t) => reshape(t, [groups, h, n, dh]));
+      const attn = softmax(mul(matmul(q, transpose(k, [0, 1, 3, 2])), dh ** -0.5), -1);
+      o = matmul(attn, v);
+    } else {
+      // Inference: per-head projections as one broadcast MatMul: [G, 1, N, d] x [h, d, dh] -> [G, h, N, dh], no transposes.
+      const x4 = reshape(x, [groups, 1, n, d]);
+      const proj = (i: number, scale: number) => {
+        const wi = transpose(reshape(slice(w[0], [i * d], [(i + 1) * d], [0]), [h, dh, d]), [0, 2, 1]);
+        const bi = reshape(slice(w[1], [i * d], [(i + 1) * d], [0]), [h, 1, dh]);
+        return scale === 1 ? add(matmul(x4, wi), bi) : add(matmul(x4, mul(wi, scale)), mul(bi, scale));
+      };
+      const q = proj(0, dh ** -0.5);
+      const k = proj(1, 1);
+      const v = proj(2, 1);
+      o = matmul(softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1), v);
+    }
+    o = reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]);
     return g.withScope('out_proj', () => linear(o, this.param(g, 'weight', [d, d]), this.param(g, 'bias', [d])));
   }
 }

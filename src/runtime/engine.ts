@@ -4,6 +4,8 @@ import { HybridVisionError, type HostTensor } from '../tensor.js';
 export interface SessionOptions {
   /** Intra-op threads (default 2). */
   threads?: number;
+  /** Write the engine's per-node profile to files starting with this prefix (see `endProfiling`). */
+  profilePrefix?: string;
 }
 
 export interface Session {
@@ -15,6 +17,8 @@ export interface Session {
    * engine as a pre-allocated output); outputs named in `fetch` are returned fresh. Optional.
    */
   runInto?(feeds: Record<string, HostTensor>, into: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>>;
+  /** Stops profiling and returns the profile file's path (engines that profile). */
+  endProfiling?(): Promise<string>;
   release(): Promise<void>;
 }
 

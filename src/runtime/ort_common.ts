@@ -15,6 +15,7 @@ export interface OrtModule {
       inputNames: readonly string[];
       outputNames: readonly string[];
       run(feeds: Record<string, OrtTensorLike>, fetches?: string[] | Record<string, OrtTensorLike | null>): Promise<Record<string, OrtTensorLike>>;
+      endProfiling?(): unknown;
       release(): Promise<void>;
     }>;
   };
@@ -43,6 +44,7 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
         intraOpNumThreads: opts.threads ?? 2,
         interOpNumThreads: 1,
         executionMode: 'sequential',
+        ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
         ...extra,
       });
       return {
@@ -70,6 +72,7 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
           }
           return r;
         },
+        endProfiling: s.endProfiling ? async () => String(await s.endProfiling!()) : undefined,
         release: () => s.release(),
       };
     },

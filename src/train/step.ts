@@ -50,6 +50,8 @@ export interface TrainStepOptions {
   update?: boolean;
   /** Engine intra-op threads (default: the model's). */
   threads?: number;
+  /** Profile every engine node to files with this prefix (tools/profile.ts reads them). */
+  profilePrefix?: string;
   /**
    * Dropout / drop-path from ONNX Runtime's seeded generator at the sites the model marks with
    * graph/ops/dropout.ts (rates: the model's × scale, or per-site overrides). Default: off (rate 0,
@@ -324,7 +326,7 @@ export class TrainStep {
   static async create(model: HybridModel, inputShape: number[], options: TrainStepOptions = {}): Promise<TrainStep> {
     const built = buildTrainGraph(model, inputShape, options);
     const lowered = lowerToOnnx(built.graph, { outputs: built.outputs, params: 'input', metadata: { model: model.name, kind: 'train_step' } });
-    const session = await getEngine().createSession(lowered.bytes, { threads: options.threads ?? model.threads });
+    const session = await getEngine().createSession(lowered.bytes, { threads: options.threads ?? model.threads, profilePrefix: options.profilePrefix });
     const { graph: _g, outputs: _o, ...rest } = built;
     const ts = new TrainStep(model, inputShape, options, session, rest);
     ts.nodeCount = lowered.nodeCount;
@@ -535,6 +537,11 @@ export class TrainStep {
         (dst.data as Float32Array).set(t.data as Float32Array);
       }
     }
+  }
+
+  /** Ends engine profiling (when created with `profilePrefix`). */
+  async endProfiling(): Promise<void> {
+    await this.session.endProfiling?.();
   }
 
   async release(): Promise<void> {

@@ -38,6 +38,14 @@ export const TransposeOp: OpDef<{ perm: number[] }> = {
 };
 export function transpose(x: Value, perm: number[]): Value {
   if (perm.every((p, i) => p === i)) return x;
+  // A transpose of a transpose is one transpose (or none).
+  if (x.node?.op === TransposeOp) {
+    const inner = x.node.attrs.perm as number[];
+    return transpose(x.node.inputs[0], perm.map((p) => inner[p]));
+  }
+  // Moving only size-1 axes keeps the data order: a reshape, no copy.
+  const moved = perm.filter((p) => x.shape[p] !== 1);
+  if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return reshape(x, perm.map((p) => x.shape[p]));
   return x.graph.apply1(TransposeOp, [x], { perm });
 }
 
@@ -155,4 +163,25 @@ export const ExpandOp: OpDef<{ shape: number[] }> = {
 export function expand(x: Value, shape: number[]): Value {
   if (sameShape(x.shape, shape)) return x;
   return x.graph.apply1(ExpandOp, [x], { shape });
+}
+
+export const SplitOp: OpDef<{ axis: number; sizes: number[] }> = {
+  name: 'split',
+  shape: ([x], { axis, sizes }) => {
+    if (sizes.reduce((a, b) => a + b, 0) !== x.shape[axis]) shapeError('split', `sizes [${sizes}] do not add up to ${x.shape[axis]}`);
+    return sizes.map((d) => ({ shape: x.shape.map((v, i) => (i === axis ? d : v)), dtype: x.dtype }));
+  },
+  lower: (ctx, n) =>
+    ctx.emit('Split', [ctx.name(n.inputs[0]), ctx.ints(n.attrs.sizes)], n.outputs.map((o) => ctx.name(o) || ctx.fresh('split_unused')), { axis: attr.int(n.attrs.axis) }),
+  // One Concat of the pieces' gradients (zeros where none flows) instead of a padded copy per piece.
+  vjp: (n, gs) => {
+    if (gs.every((g) => !g)) return [null];
+    const some = gs.find((g) => g)!;
+    const pieces = gs.map((g, i) => g ?? expand(some.graph.scalar(0), [...n.outputs[i].shape]));
+    return [concat(pieces, n.attrs.axis)];
+  },
+};
+/** Splits x along `axis` into pieces of the given sizes (one engine op). */
+export function split(x: Value, sizes: number[], axis: number): Value[] {
+  return x.graph.apply(SplitOp, [x], { axis: normAxis(axis, x.rank), sizes });
 }

@@ -202,7 +202,7 @@ test('train step: the flat (per-group) optimizer equals the per-tensor one; fuse
     const rb = await b.run(x, [4, 6]);
     const rc = await c.run(x, [4, 6]);
     assert.equal(ra.loss, rb.loss);
-    assert.ok(Math.abs(ra.loss - rc.loss) < 1e-5, `fused ${ra.loss} vs composite ${rc.loss}`);
+    assert.ok(Math.abs(ra.loss - rc.loss) < 1e-5, `step ${i}: fused ${ra.loss} vs composite ${rc.loss}`);
   }
   for (const [k, t] of a.state()) {
     if (t.dtype !== 'float32') continue;

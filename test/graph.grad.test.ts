@@ -173,9 +173,16 @@ test('VJP: matmul (with batch broadcasting), softmax, log-softmax, reductions', 
   await check('reduceMean negative axis', [{ shape: [3, 4] }], (a) => op.reduceMean(a, [-1]));
 });
 
-test('VJP: layout ops (reshape, transpose, concat, slice, pad, expand, channel shuffle)', async () => {
+test('VJP: layout ops (reshape, transpose, concat, slice, split, pad, expand, channel shuffle)', async () => {
   await check('reshape', [{ shape: [2, 3, 4] }], (a) => op.reshape(a, [6, 4]));
   await check('transpose', [{ shape: [2, 3, 4, 5] }], (a) => op.transpose(a, [0, 2, 3, 1]));
+  await check('transpose of transpose', [{ shape: [2, 3, 4] }], (a) => op.mul(op.transpose(op.transpose(a, [1, 2, 0]), [0, 2, 1]), 1.5));
+  await check('transpose moving size-1 axes', [{ shape: [3, 1, 4] }], (a) => op.transpose(a, [1, 0, 2]));
+  // pieces used with different weights; the middle one unused (a zero block in the gradient)
+  await check('split', [{ shape: [2, 7, 3] }], (a) => {
+    const [p, , r] = op.split(a, [2, 1, 4], 1);
+    return op.concat([op.mul(p, 2), op.mul(r, -0.5)], 1);
+  });
   await check('concat', [{ shape: [2, 3, 4] }, { shape: [2, 1, 4] }, { shape: [2, 2, 4] }], (a, b, c) => op.concat([a, b, c], 1));
   await check('slice', [{ shape: [5, 6] }], (a) => op.slice(a, [1, 2], [4, -1], [0, 1]));
   await check('slice one axis', [{ shape: [2, 7, 3] }], (a) => op.slice(a, [3], [7], [1]));

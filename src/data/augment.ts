@@ -68,6 +68,18 @@ export function padCropBox(w: number, h: number, pad: number, jitter: number, ra
   return { x: -pad + dx, y: -pad + dy, w: w + 2 * pad, h: h + 2 * pad };
 }
 
+export type AugmentKind = 'pad-crop' | 'flip' | 'rrc' | 'none';
+
+/**
+ * One training view: 'pad-crop' shifts the padded canvas by up to max(1, pad) pixels, 'flip' keeps
+ * it centred, 'rrc' is a random resized crop; all but 'none' flip half of the views (when `flip`).
+ */
+export function trainView(kind: AugmentKind, w: number, h: number, pad: number, flip: boolean, rand: () => number): { box: Box; flip: boolean } {
+  const box =
+    kind === 'rrc' ? randomResizedCropBox(w, h, rand) : kind === 'pad-crop' ? padCropBox(w, h, pad, Math.max(1, pad), rand) : padCropBox(w, h, pad, 0);
+  return { box, flip: flip && kind !== 'none' && rand() < 0.5 };
+}
+
 /** Center view for evaluation: the whole image (square images) or its central square. */
 export function centerBox(w: number, h: number, pad = 0): Box {
   const s = Math.min(w, h);

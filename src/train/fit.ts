@@ -3,7 +3,7 @@
  * uninterrupted one exactly), warmup+cosine schedule, optional mixup/cutmix and EMA, validation
  * after each epoch, and a checkpoint hook called only at epoch ends (the last good state on NaN).
  */
-import { mixBatch, padCropBox, randomResizedCropBox, renderView, type Normalize } from '../data/augment.js';
+import { mixBatch, renderView, trainView, type AugmentKind, type Normalize } from '../data/augment.js';
 import { permutation, type Dataset } from '../data/dataset.js';
 import type { HybridModel } from '../models/model.js';
 import { rng } from '../models/init.js';
@@ -30,8 +30,11 @@ export interface FitOptions {
   noDecayNormBias?: boolean;
   labelSmoothing?: number;
   clipGrad?: number | null;
-  /** 'pad-crop': canvas padding + random shift + flip (small images); 'rrc': random resized crop + flip; 'none'. */
-  augment?: 'pad-crop' | 'rrc' | 'none';
+  /**
+   * 'pad-crop': canvas padding + random shift + flip (small images); 'flip': the padded canvas,
+   * flipped at random; 'rrc': random resized crop + flip; 'none'.
+   */
+  augment?: AugmentKind;
   /** Canvas padding around the source image for views, in source pixels. */
   pad?: number;
   flip?: boolean;
@@ -131,13 +134,8 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
       for (let s = 0; s < stepsPerEpoch; s++) {
         for (let b = 0; b < B; b++) {
           const i = order[s * B + b];
-          const box =
-            o.augment === 'rrc'
-              ? randomResizedCropBox(train.width, train.height, rand)
-              : o.augment === 'none'
-                ? padCropBox(train.width, train.height, view.pad, 0)
-                : padCropBox(train.width, train.height, view.pad, Math.max(1, view.pad), rand);
-          renderView(train, i, box, (o.flip ?? true) && o.augment !== 'none' && rand() < 0.5, S, x, b * per, o.norm);
+          const v = trainView(o.augment ?? 'pad-crop', train.width, train.height, view.pad, o.flip ?? true, rand);
+          renderView(train, i, v.box, v.flip, S, x, b * per, o.norm);
           labels[b] = train.labels[i];
         }
         let targets: HostTensor | Int32Array = labels;

@@ -20,6 +20,14 @@ import { parse, posInt } from '../args.js';
 import { loadData } from '../data.js';
 import { duration, Progress } from '../progress.js';
 
+const AUGMENTS = ['pad-crop', 'flip', 'rrc', 'none'] as const;
+function augmentOf(s: string | undefined, fallback: (typeof AUGMENTS)[number]): (typeof AUGMENTS)[number] {
+  if (s === undefined) return fallback;
+  const a = AUGMENTS.find((v) => v === s);
+  if (!a) throw new HybridVisionError(`--aug must be one of ${AUGMENTS.join(', ')}, got '${s}'`);
+  return a;
+}
+
 function num(s: string | undefined, name: string, fallback: number): number {
   if (s === undefined) return fallback;
   const v = Number(s);
@@ -29,13 +37,13 @@ function num(s: string | undefined, name: string, fallback: number): number {
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const usage =
-    'hybridvision train <model> --data fashion-mnist|DIR [--epochs N] [--batch N] [--lr X] [--size S] [--weights FILE] [--freeze backbone] [--out DIR] [--resume] [--mixup A] [--cutmix A] [--ema D] [--dropout] [--limit N] [--seed N]';
+    'hybridvision train <model> --data fashion-mnist|DIR [--epochs N] [--batch N] [--lr X] [--size S] [--weights FILE] [--freeze backbone] [--out DIR] [--resume] [--aug pad-crop|flip|rrc|none] [--mixup A] [--cutmix A] [--ema D] [--dropout] [--limit N] [--seed N]';
   const opt = { type: 'string' } as const;
   const { values, positionals } = parse(
     argv,
     {
       data: opt, 'data-path': opt, epochs: opt, batch: opt, lr: opt, 'min-lr': opt, warmup: opt, size: opt, wd: opt, optimizer: opt, smoothing: opt, clip: opt,
-      weights: opt, freeze: opt, out: opt, resume: { type: 'boolean' }, mixup: opt, cutmix: opt, 'mix-prob': opt, ema: opt, dropout: { type: 'boolean' }, limit: opt, seed: opt, val: opt, threads: opt,
+      weights: opt, freeze: opt, out: opt, resume: { type: 'boolean' }, aug: opt, mixup: opt, cutmix: opt, 'mix-prob': opt, ema: opt, dropout: { type: 'boolean' }, limit: opt, seed: opt, val: opt, threads: opt,
     },
     usage,
   );
@@ -69,7 +77,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     noDecayNormBias: true,
     labelSmoothing: num(values.smoothing, 'smoothing', 0.1),
     clipGrad: values.clip ? num(values.clip, 'clip', 0) : null,
-    augment: data.pad > 0 ? 'pad-crop' : 'rrc',
+    augment: augmentOf(values.aug, data.pad > 0 ? 'pad-crop' : 'rrc'),
     pad: data.pad,
     flip: true,
     mix,

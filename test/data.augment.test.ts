@@ -7,13 +7,15 @@ import { rng } from '../src/models/init.js';
 
 const norm = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channelOrder: 'RGB' as const };
 
-test('trainView: pad-crop shifts by up to max(1, pad), flip keeps the canvas centred, none never flips', () => {
+test('trainView: pad-crop shifts by up to max(1, pad) (or --shift), flip keeps the canvas centred, none never flips', () => {
   const rand = rng(3);
   const draws = (kind: 'pad-crop' | 'flip' | 'none', n = 2000) => Array.from({ length: n }, () => trainView(kind, 28, 28, 2, true, rand));
   const pc = draws('pad-crop');
   const xs = new Set(pc.map((v) => v.box.x));
   assert.deepEqual([...xs].sort((a, b) => a - b), [-4, -3, -2, -1, 0]);
   assert.ok(pc.every((v) => v.box.w === 32 && v.box.h === 32));
+  const shift1 = new Set(Array.from({ length: 500 }, () => trainView('pad-crop', 28, 28, 2, true, rand, 1).box.y));
+  assert.deepEqual([...shift1].sort((a, b) => a - b), [-3, -2, -1]);
   for (const kind of ['flip', 'none'] as const) {
     const vs = draws(kind);
     assert.ok(vs.every((v) => v.box.x === -2 && v.box.y === -2 && v.box.w === 32), `${kind}: centred canvas`);

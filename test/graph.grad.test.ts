@@ -220,6 +220,7 @@ const convCases: ConvCase[] = [
   { label: 'asym kernel 1x3 asym pads', x: [1, 2, 5, 6], w: [3, 2, 1, 3], stride: [1, 1], pads: [0, 2, 1, 0], groups: 1 },
   { label: 'asym kernel 3x2 stride (2,1)', x: [1, 2, 7, 6], w: [3, 2, 3, 2], stride: [2, 1], pads: [1, 0, 0, 1], groups: 1 },
   { label: 'asym pads depthwise s2', x: [1, 3, 6, 7], w: [3, 1, 3, 3], stride: [2, 2], pads: [0, 1, 1, 0], groups: 3 },
+  { label: 'depthwise 3x2 stride (2,1) p0 unread rows', x: [2, 3, 8, 6], w: [3, 1, 3, 2], stride: [2, 1], pads: [0, 0, 0, 1], groups: 3 },
 ];
 
 test('VJP: conv2d (strides 1/2, groups 1/depthwise/grouped, odd sizes, asymmetric kernels and pads), every gradient lowering', async () => {
@@ -228,12 +229,13 @@ test('VJP: conv2d (strides 1/2, groups 1/depthwise/grouped, odd sizes, asymmetri
     for (const lw of [
       { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv' },
       { stridedInput: 'zeroInsert', depthwiseWeight: 'taps', denseWeight: 'taps' },
+      { stridedInput: 'convTranspose', depthwiseWeight: 'rows', denseWeight: 'conv' },
     ] as op.ConvGradLowering[]) {
       op.setConvGradLowering(lw);
       for (const c of convCases) {
         const specs: InSpec[] = [{ shape: c.x }, { shape: c.w }];
         if (c.bias) specs.push({ shape: [c.w[0]] });
-        await check(`conv ${c.label} [${lw.stridedInput}, weight ${lw.denseWeight}]`, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups }));
+        await check(`conv ${c.label} [${lw.stridedInput}, weight ${lw.depthwiseWeight}/${lw.denseWeight}]`, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups }));
       }
     }
   } finally {

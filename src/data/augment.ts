@@ -71,12 +71,12 @@ export function padCropBox(w: number, h: number, pad: number, jitter: number, ra
 export type AugmentKind = 'pad-crop' | 'flip' | 'rrc' | 'none';
 
 /**
- * One training view: 'pad-crop' shifts the padded canvas by up to max(1, pad) pixels, 'flip' keeps
- * it centred, 'rrc' is a random resized crop; all but 'none' flip half of the views (when `flip`).
+ * One training view: 'pad-crop' shifts the padded canvas by up to `shift` pixels (default
+ * max(1, pad)), 'flip' keeps it centred, 'rrc' is a random resized crop; all but 'none' flip half
+ * of the views (when `flip`).
  */
-export function trainView(kind: AugmentKind, w: number, h: number, pad: number, flip: boolean, rand: () => number): { box: Box; flip: boolean } {
-  const box =
-    kind === 'rrc' ? randomResizedCropBox(w, h, rand) : kind === 'pad-crop' ? padCropBox(w, h, pad, Math.max(1, pad), rand) : padCropBox(w, h, pad, 0);
+export function trainView(kind: AugmentKind, w: number, h: number, pad: number, flip: boolean, rand: () => number, shift = Math.max(1, pad)): { box: Box; flip: boolean } {
+  const box = kind === 'rrc' ? randomResizedCropBox(w, h, rand) : kind === 'pad-crop' ? padCropBox(w, h, pad, shift, rand) : padCropBox(w, h, pad, 0);
   return { box, flip: flip && kind !== 'none' && rand() < 0.5 };
 }
 

@@ -35,6 +35,8 @@ export interface FitOptions {
    * flipped at random; 'rrc': random resized crop + flip; 'none'.
    */
   augment?: AugmentKind;
+  /** 'pad-crop': the largest shift in pixels (default max(1, pad)). */
+  shift?: number;
   /** Canvas padding around the source image for views, in source pixels. */
   pad?: number;
   flip?: boolean;
@@ -134,7 +136,7 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
       for (let s = 0; s < stepsPerEpoch; s++) {
         for (let b = 0; b < B; b++) {
           const i = order[s * B + b];
-          const v = trainView(o.augment ?? 'pad-crop', train.width, train.height, view.pad, o.flip ?? true, rand);
+          const v = trainView(o.augment ?? 'pad-crop', train.width, train.height, view.pad, o.flip ?? true, rand, o.shift);
           renderView(train, i, v.box, v.flip, S, x, b * per, o.norm);
           labels[b] = train.labels[i];
         }

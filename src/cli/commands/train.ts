@@ -28,6 +28,12 @@ function augmentOf(s: string | undefined, fallback: (typeof AUGMENTS)[number]): 
   return a;
 }
 
+function nonNegInt(s: string, name: string): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < 0) throw new HybridVisionError(`--${name} must be a whole number >= 0, got '${s}'`);
+  return v;
+}
+
 function num(s: string | undefined, name: string, fallback: number): number {
   if (s === undefined) return fallback;
   const v = Number(s);
@@ -37,13 +43,13 @@ function num(s: string | undefined, name: string, fallback: number): number {
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const usage =
-    'hybridvision train <model> --data fashion-mnist|DIR [--epochs N] [--batch N] [--lr X] [--size S] [--weights FILE] [--freeze backbone] [--out DIR] [--resume] [--aug pad-crop|flip|rrc|none] [--mixup A] [--cutmix A] [--ema D] [--dropout] [--limit N] [--seed N]';
+    'hybridvision train <model> --data fashion-mnist|DIR [--epochs N] [--batch N] [--lr X] [--size S] [--weights FILE] [--freeze backbone] [--out DIR] [--resume] [--aug pad-crop|flip|rrc|none] [--shift PX] [--mixup A] [--cutmix A] [--ema D] [--dropout] [--limit N] [--seed N]';
   const opt = { type: 'string' } as const;
   const { values, positionals } = parse(
     argv,
     {
       data: opt, 'data-path': opt, epochs: opt, batch: opt, lr: opt, 'min-lr': opt, warmup: opt, size: opt, wd: opt, optimizer: opt, smoothing: opt, clip: opt,
-      weights: opt, freeze: opt, out: opt, resume: { type: 'boolean' }, aug: opt, mixup: opt, cutmix: opt, 'mix-prob': opt, ema: opt, dropout: { type: 'boolean' }, limit: opt, seed: opt, val: opt, threads: opt,
+      weights: opt, freeze: opt, out: opt, resume: { type: 'boolean' }, aug: opt, shift: opt, mixup: opt, cutmix: opt, 'mix-prob': opt, ema: opt, dropout: { type: 'boolean' }, limit: opt, seed: opt, val: opt, threads: opt,
     },
     usage,
   );
@@ -79,6 +85,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     clipGrad: values.clip ? num(values.clip, 'clip', 0) : null,
     augment: augmentOf(values.aug, data.pad > 0 ? 'pad-crop' : 'rrc'),
     pad: data.pad,
+    shift: values.shift === undefined ? undefined : nonNegInt(values.shift, 'shift'),
     flip: true,
     mix,
     emaDecay: values.ema ? num(values.ema, 'ema', 0.999) : null,

@@ -103,7 +103,7 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
  */
 export interface ConvGradLowering {
   stridedInput: 'convTranspose' | 'zeroInsert';
-  depthwiseWeight: 'taps' | 'conv';
+  depthwiseWeight: 'taps' | 'conv' | 'rows';
   denseWeight: 'taps' | 'conv';
 }
 let lowering: ConvGradLowering = { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv' };
@@ -178,7 +178,8 @@ function convInputGrad(g: Value, w: Value, xShape: readonly number[], a: ConvAtt
 }
 
 function convWeightGrad(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
-  const [, cg, kh, kw] = wShape;
+  const [o, cg, kh, kw] = wShape;
+  if (cg === 1 && o === x.shape[1] && kh * kw > 1 && lowering.depthwiseWeight === 'rows') return depthwiseWeightGradRows(g, x, wShape, a);
   const useConv = kh * kw > 1 && (cg === 1 ? lowering.depthwiseWeight : lowering.denseWeight) === 'conv';
   return useConv ? convWeightGradConv(g, x, wShape, a) : convWeightGradTaps(g, x, wShape, a);
 }
@@ -225,6 +226,33 @@ function convWeightGradConv(g: Value, x: Value, wShape: readonly number[], a: Co
   const gt = transpose(g, [1, 0, 2, 3]);
   const dw = g.graph.apply1(Conv2dRawOp, [xt, gt], { groups: G, dilation: a.stride, pads });
   return transpose(dw, [1, 0, 2, 3]);
+}
+
+/**
+ * Depthwise weight gradient as matrix products, one per kernel row i, batched over channels:
+ *   M_i = P_iᵀ·G  with P_i = rows i, i+s, … of the padded input [C, N·oh, Wp] and G = the output
+ *   gradient [C, N·oh, ow]  (the batch and the output rows are the contraction),
+ *   dW[c, i, j] = Σ_w M_i[c, s·w + j, w]  — a strided diagonal of M_i, read by one strided Slice.
+ * The data is read about kh times instead of the kh·kw-fold copy a Conv's im2col makes.
+ */
+function depthwiseWeightGradRows(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
+  const [o, , kh, kw] = wShape;
+  const [n] = x.shape;
+  const [, , oh, ow] = g.shape;
+  const [sh, sw] = a.stride;
+  const xp = transpose(paddedInput(x, g, kh, kw, a), [1, 0, 2, 3]); // [C, N, Hp, Wp]
+  const wp = xp.shape[3];
+  const gt = reshape(transpose(g, [1, 0, 2, 3]), [o, n * oh, ow]);
+  const taps: Value[] = [];
+  for (let i = 0; i < kh; i++) {
+    const rows = reshape(slice(xp, [i], [i + (oh - 1) * sh + 1], [2], [sh]), [o, n * oh, wp]);
+    const m = reshape(matmul(transpose(rows, [0, 2, 1]), gt), [o, wp * ow]);
+    for (let j = 0; j < kw; j++) {
+      const step = sw * ow + 1;
+      taps.push(reduceSum(slice(m, [j * ow], [j * ow + (ow - 1) * step + 1], [1], [step]), [1], true));
+    }
+  }
+  return reshape(concat(taps, 1), [o, 1, kh, kw]);
 }
 
 function convWeightGradTaps(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {

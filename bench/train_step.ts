@@ -102,6 +102,8 @@ if (values.variants) {
   const choices: { label: string; set: () => void; flat?: boolean }[] = [
     { label: 'default (all chosen lowerings)', set: () => {} },
     { label: 'depthwise weight grad: per-tap products', set: conv({ depthwiseWeight: 'taps' }) },
+    { label: 'depthwise weight grad: grouped conv', set: conv({ depthwiseWeight: 'conv' }) },
+    { label: 'depthwise weight grad: row-wise matrix products', set: conv({ depthwiseWeight: 'rows' }) },
     { label: 'dense kxk weight grad: per-tap products', set: conv({ denseWeight: 'taps' }) },
     { label: 'strided input grad: zero-insert + conv', set: conv({ stridedInput: 'zeroInsert' }) },
     { label: 'BatchNorm train: autodiff composite', set: () => (fusedTrainOps.batchNorm = false) },

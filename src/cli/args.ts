@@ -30,6 +30,12 @@ export function posInt(s: string | undefined, name: string, fallback: number): n
   return v;
 }
 
+export function nonNegInt(s: string, name: string): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < 0) throw new HybridVisionError(`--${name} must be a whole number >= 0, got '${s}'`);
+  return v;
+}
+
 /** `--size H W` (two numbers) becomes `--size HxW` so parseArgs sees one value. */
 export function joinSize(argv: string[]): string[] {
   const out = [...argv];

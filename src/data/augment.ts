@@ -68,7 +68,8 @@ export function padCropBox(w: number, h: number, pad: number, jitter: number, ra
   return { x: -pad + dx, y: -pad + dy, w: w + 2 * pad, h: h + 2 * pad };
 }
 
-export type AugmentKind = 'pad-crop' | 'flip' | 'rrc' | 'none';
+export const AUGMENT_KINDS = ['pad-crop', 'flip', 'rrc', 'none'] as const;
+export type AugmentKind = (typeof AUGMENT_KINDS)[number];
 
 /**
  * One training view: 'pad-crop' shifts the padded canvas by up to `shift` pixels (default

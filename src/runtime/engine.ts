@@ -17,8 +17,8 @@ export interface Session {
    * engine as a pre-allocated output); outputs named in `fetch` are returned fresh. Optional.
    */
   runInto?(feeds: Record<string, HostTensor>, into: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>>;
-  /** Stops profiling and returns the profile file's path (engines that profile). */
-  endProfiling?(): Promise<string>;
+  /** Stops profiling and writes the profile file (engines that profile). */
+  endProfiling?(): Promise<void>;
   release(): Promise<void>;
 }
 

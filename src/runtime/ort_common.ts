@@ -72,7 +72,7 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
           }
           return r;
         },
-        endProfiling: s.endProfiling ? async () => String(await s.endProfiling!()) : undefined,
+        endProfiling: s.endProfiling ? async () => void (await s.endProfiling!()) : undefined,
         release: () => s.release(),
       };
     },

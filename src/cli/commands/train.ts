@@ -16,22 +16,16 @@ import { evaluate } from '../../train/evaluate.js';
 import { fit, type FitOptions } from '../../train/fit.js';
 import { trainingReport } from '../../train/report.js';
 import { HybridVisionError } from '../../tensor.js';
-import { parse, posInt } from '../args.js';
+import { nonNegInt, parse, posInt } from '../args.js';
+import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
 import { duration, Progress } from '../progress.js';
 
-const AUGMENTS = ['pad-crop', 'flip', 'rrc', 'none'] as const;
-function augmentOf(s: string | undefined, fallback: (typeof AUGMENTS)[number]): (typeof AUGMENTS)[number] {
+function augmentOf(s: string | undefined, fallback: AugmentKind): AugmentKind {
   if (s === undefined) return fallback;
-  const a = AUGMENTS.find((v) => v === s);
-  if (!a) throw new HybridVisionError(`--aug must be one of ${AUGMENTS.join(', ')}, got '${s}'`);
+  const a = AUGMENT_KINDS.find((v) => v === s);
+  if (!a) throw new HybridVisionError(`--aug must be one of ${AUGMENT_KINDS.join(', ')}, got '${s}'`);
   return a;
-}
-
-function nonNegInt(s: string, name: string): number {
-  const v = Number(s);
-  if (!Number.isInteger(v) || v < 0) throw new HybridVisionError(`--${name} must be a whole number >= 0, got '${s}'`);
-  return v;
 }
 
 function num(s: string | undefined, name: string, fallback: number): number {

@@ -1,7 +1,7 @@
 /** Batched matrix product with numpy broadcasting of the batch dims. */
 import { broadcastShapes, shapeError, type Value } from '../ir.js';
 import type { OpDef } from '../op.js';
-import { reshape, transpose } from './shape.js';
+import { keepsDataOrder, reshape, transpose, TransposeOp } from './shape.js';
 
 function swapLast(x: Value): Value {
   const perm = x.shape.map((_, i) => i);
@@ -12,18 +12,12 @@ function swapLast(x: Value): Value {
 
 /** Whether x is a Transpose output that swaps the two innermost axes. */
 const isSwapped = (x: Value): boolean => {
-  if (x.node?.op.name !== 'transpose') return false;
+  if (x.node?.op !== TransposeOp) return false;
   const perm = x.node.attrs.perm as number[];
   const r = perm.length;
   return perm.every((p, i) => (i < r - 2 ? p === i : p === (i === r - 1 ? r - 2 : r - 1)));
 };
 const swapShape = (s: readonly number[]): number[] => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
-
-/** Whether permuting x by `perm` keeps its data order (only size-1 axes move). */
-const isFree = (x: Value, perm: number[]): boolean => {
-  const moved = perm.filter((p) => x.shape[p] !== 1);
-  return moved.every((p, i) => i === 0 || p > moved[i - 1]);
-};
 
 /** x with leading 1s up to `rank`. */
 const lift = (x: Value, rank: number): Value => (x.rank === rank ? x : reshape(x, [...new Array(rank - x.rank).fill(1), ...x.shape]));
@@ -52,7 +46,7 @@ function contractBroadcast(l: Value, lT: boolean, m: Value, mT: boolean, target:
     const swapped = rLast ? [...kept, ...summed, rAxis, other] : [...kept, other, ...summed, rAxis];
     const sr = S * x.shape[rAxis];
     const shapeOf = (perm: number[]) => (perm === direct) === rLast ? [...keptShape, x.shape[other], sr] : [...keptShape, sr, x.shape[other]];
-    const perm = !isFree(x, direct) && isFree(x, swapped) ? swapped : direct;
+    const perm = !keepsDataOrder(x.shape, direct) && keepsDataOrder(x.shape, swapped) ? swapped : direct;
     const y = reshape(transpose(x, perm), shapeOf(perm));
     return perm === direct ? y : swapLast(y);
   };

@@ -36,6 +36,12 @@ export const TransposeOp: OpDef<{ perm: number[] }> = {
     return [transpose(g, inv)];
   },
 };
+/** Whether permuting `shape` by `perm` keeps the data order (only size-1 axes move). */
+export function keepsDataOrder(shape: readonly number[], perm: readonly number[]): boolean {
+  const moved = perm.filter((p) => shape[p] !== 1);
+  return moved.every((p, i) => i === 0 || p > moved[i - 1]);
+}
+
 export function transpose(x: Value, perm: number[]): Value {
   if (perm.every((p, i) => p === i)) return x;
   // A transpose of a transpose is one transpose (or none).
@@ -44,8 +50,7 @@ export function transpose(x: Value, perm: number[]): Value {
     return transpose(x.node.inputs[0], perm.map((p) => inner[p]));
   }
   // Moving only size-1 axes keeps the data order: a reshape, no copy.
-  const moved = perm.filter((p) => x.shape[p] !== 1);
-  if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return reshape(x, perm.map((p) => x.shape[p]));
+  if (keepsDataOrder(x.shape, perm)) return reshape(x, perm.map((p) => x.shape[p]));
   return x.graph.apply1(TransposeOp, [x], { perm });
 }
 

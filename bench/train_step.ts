@@ -103,6 +103,7 @@ if (values.variants) {
     { label: 'default (all chosen lowerings)', set: () => {} },
     { label: 'depthwise weight grad: per-tap products', set: conv({ depthwiseWeight: 'taps' }) },
     { label: 'depthwise weight grad: grouped conv', set: conv({ depthwiseWeight: 'conv' }) },
+    { label: 'depthwise convs on small maps: engine Conv (not dense matrices)', set: conv({ denseDepthwiseMaxMatrix: 0 }) },
     { label: 'depthwise weight grad: row-wise matrix products', set: conv({ depthwiseWeight: 'rows' }) },
     { label: 'dense kxk weight grad: per-tap products', set: conv({ denseWeight: 'taps' }) },
     { label: 'strided input grad: zero-insert + conv', set: conv({ stridedInput: 'zeroInsert' }) },

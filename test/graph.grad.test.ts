@@ -34,10 +34,11 @@ let seedCounter = 1;
  * Builds out = f(inputs), checks the VJP of every non-fixed input by central differences, and
  * returns the worst relative error.
  */
-async function checkVjp(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts: { h?: number; tol?: number } = {}): Promise<number> {
+async function checkVjp(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts: { h?: number; tol?: number; training?: boolean } = {}): Promise<number> {
   const h = opts.h ?? 1e-2;
   const tol = opts.tol ?? 2e-3;
   const g = new Graph();
+  g.training = opts.training ?? false;
   const xs = specs.map((s, i) => g.input(`x${i}`, s.shape, s.dtype ?? 'float32'));
   const y = f(...xs);
   const r = normals(y.size, seedCounter++);
@@ -107,7 +108,7 @@ const awayFrom =
   };
 
 const results: string[] = [];
-async function check(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts?: { h?: number; tol?: number }) {
+async function check(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts?: { h?: number; tol?: number; training?: boolean }) {
   const rel = await checkVjp(label, specs, f, opts);
   results.push(`${label}: ${rel.toExponential(1)}`);
 }
@@ -169,6 +170,8 @@ test('VJP: matmul (with batch broadcasting), softmax, log-softmax, reductions', 
   await check('reduceSum axis', [{ shape: [2, 3, 4] }], (a) => op.reduceSum(a, [1]));
   await check('reduceSum keepdims', [{ shape: [2, 3, 4] }], (a) => op.reduceSum(a, [0, 2], true));
   await check('reduceSum all', [{ shape: [2, 3] }], (a) => op.reduceSum(a, [0, 1]));
+  await check('reduceSum leading axes (as a product with ones)', [{ shape: [32, 16, 20] }], (a) => op.reduceSum(a, [0, 1]));
+  await check('reduceSum leading axis keepdims', [{ shape: [600, 17] }], (a) => op.reduceSum(a, [0], true));
   await check('reduceMean', [{ shape: [2, 3, 4, 5] }], (a) => op.reduceMean(a, [2, 3], true));
   await check('reduceMean negative axis', [{ shape: [3, 4] }], (a) => op.reduceMean(a, [-1]));
 });
@@ -227,16 +230,47 @@ test('VJP: conv2d (strides 1/2, groups 1/depthwise/grouped, odd sizes, asymmetri
   const saved = op.getConvGradLowering();
   try {
     for (const lw of [
-      { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv' },
-      { stridedInput: 'zeroInsert', depthwiseWeight: 'taps', denseWeight: 'taps' },
-      { stridedInput: 'convTranspose', depthwiseWeight: 'rows', denseWeight: 'conv' },
+      { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv', denseDepthwiseMaxMatrix: 0 },
+      { stridedInput: 'zeroInsert', depthwiseWeight: 'taps', denseWeight: 'taps', denseDepthwiseMaxMatrix: 0 },
+      { stridedInput: 'convTranspose', depthwiseWeight: 'rows', denseWeight: 'conv', denseDepthwiseMaxMatrix: 0 },
+      // training graphs: depthwise convs as per-channel dense matrices (./depthwise_dense.ts)
+      { stridedInput: 'convTranspose', depthwiseWeight: 'auto', denseWeight: 'conv', denseDepthwiseMaxMatrix: Infinity },
     ] as op.ConvGradLowering[]) {
       op.setConvGradLowering(lw);
+      const training = lw.denseDepthwiseMaxMatrix > 0;
       for (const c of convCases) {
         const specs: InSpec[] = [{ shape: c.x }, { shape: c.w }];
         if (c.bias) specs.push({ shape: [c.w[0]] });
-        await check(`conv ${c.label} [${lw.stridedInput}, weight ${lw.depthwiseWeight}/${lw.denseWeight}]`, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups }));
+        const label = `conv ${c.label} [${lw.stridedInput}, weight ${lw.depthwiseWeight}/${lw.denseWeight}${training ? ', dense depthwise' : ''}]`;
+        await check(label, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups }), { training });
       }
+    }
+  } finally {
+    op.setConvGradLowering(saved);
+  }
+});
+
+test('depthwise conv as per-channel dense matrices equals the engine Conv (training graphs)', async () => {
+  const saved = op.getConvGradLowering();
+  try {
+    op.setConvGradLowering({ denseDepthwiseMaxMatrix: Infinity });
+    for (const c of convCases.filter((k) => k.w[1] === 1 && k.w[0] === k.x[1])) {
+      const g = new Graph();
+      g.training = true;
+      const x = g.input('x', c.x);
+      const w = g.input('w', c.w);
+      const a = { stride: c.stride, pads: c.pads, groups: c.groups };
+      const dense = op.conv2d(x, w, null, a);
+      assert.notEqual(dense.node?.op, op.Conv2dOp, `${c.label}: the dense form is used`);
+      const ref = g.apply1(op.Conv2dOp, [x, w], a);
+      const model = lowerToOnnx(g, { outputs: [{ name: 'dense', value: dense }, { name: 'ref', value: ref }], params: 'input' });
+      const session = await getEngine().createSession(model.bytes, { threads: 1 });
+      const out = await session.run({ x: { dtype: 'float32', shape: c.x, data: normals(numel(c.x), 11) }, w: { dtype: 'float32', shape: c.w, data: normals(numel(c.w), 12) } });
+      await session.release();
+      assert.deepEqual(out.dense.shape, out.ref.shape);
+      const d = out.dense.data as Float32Array;
+      const r = out.ref.data as Float32Array;
+      for (let i = 0; i < r.length; i++) assert.ok(Math.abs(d[i] - r[i]) <= 1e-5 * (1 + Math.abs(r[i])), `${c.label}: element ${i}: ${d[i]} vs ${r[i]}`);
     }
   } finally {
     op.setConvGradLowering(saved);

@@ -53,34 +53,47 @@ test('a few hundred training steps on a Fashion-MNIST subset make the loss fall'
   await m.dispose();
 });
 
-test('a run interrupted after one epoch and resumed ends with the same weights as an uninterrupted run', { skip }, async () => {
-  const train = fmnist(192, 3);
-  const o = { ...base, epochs: 2, emaDecay: 0.99 };
-  const full = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 5 });
-  await fit(full, train, null, o);
-
-  const ckpt = join(tmp, 'resume.safetensors');
-  const first = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 5 });
-  // interrupted right after the first epoch's checkpoint was written
-  const interrupt = async (s: Parameters<typeof saveTrainCheckpoint>[2]) => {
-    await saveTrainCheckpoint(ckpt, { model: 'mobilevitv3_xxs', numClasses: 10, config: {} }, s);
-    throw new Error('interrupted');
-  };
-  await assert.rejects(fit(first, train, null, o, { checkpoint: interrupt }), /interrupted/);
-  const { state } = await loadTrainCheckpoint(ckpt);
-  assert.equal(state.epoch, 1);
-  const resumed = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 99 });
-  await fit(resumed, train, null, o, { resume: state });
-
-  let maxDiff = 0;
-  for (const [k, t] of full.weights) {
-    const a = t.data as Float32Array;
-    const b = resumed.weights.get(k)!.data as Float32Array;
+function maxWeightDiff(a: Map<string, { dtype: string; data: unknown }>, b: Map<string, { dtype: string; data: unknown }>): number {
+  let d = 0;
+  for (const [k, t] of a) {
     if (t.dtype !== 'float32') continue;
-    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    const x = t.data as Float32Array;
+    const y = b.get(k)!.data as Float32Array;
+    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
   }
-  assert.ok(maxDiff <= 1e-6, `resumed weights differ by ${maxDiff}`);
-});
+  return d;
+}
+
+for (const dropout of [false, true]) {
+  test(`a run interrupted after one epoch and resumed ends with the same weights as an uninterrupted run${dropout ? ' (with dropout)' : ''}`, { skip }, async () => {
+    const train = fmnist(192, 3);
+    const o = { ...base, epochs: 2, emaDecay: 0.99, dropout };
+    const full = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 5 });
+    await fit(full, train, null, o);
+
+    const ckpt = join(tmp, `resume${dropout}.safetensors`);
+    const first = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 5 });
+    // interrupted right after the first epoch's checkpoint was written
+    const interrupt = async (s: Parameters<typeof saveTrainCheckpoint>[2]) => {
+      await saveTrainCheckpoint(ckpt, { model: 'mobilevitv3_xxs', numClasses: 10, config: {} }, s);
+      throw new Error('interrupted');
+    };
+    await assert.rejects(fit(first, train, null, o, { checkpoint: interrupt }), /interrupted/);
+    const { state } = await loadTrainCheckpoint(ckpt);
+    assert.equal(state.epoch, 1);
+    const resumed = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 99 });
+    await fit(resumed, train, null, o, { resume: state });
+    const d = maxWeightDiff(full.weights, resumed.weights);
+    assert.ok(d <= 1e-6, `resumed weights differ by ${d}`);
+    if (dropout) {
+      // the masks took effect: without dropout the same run ends elsewhere
+      const plain = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 5 });
+      await fit(plain, train, null, { ...o, dropout: false });
+      const e = maxWeightDiff(full.weights, plain.weights);
+      assert.ok(e > 1e-3, `dropout changed the weights by only ${e}`);
+    }
+  });
+}
 
 test('a NaN loss stops training with a clear message and keeps the last good checkpoint', { skip }, async () => {
   const train = fmnist(64, 4);

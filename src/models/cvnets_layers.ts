@@ -34,9 +34,10 @@ export class ConvLayer extends Module {
     this.act = opts.act !== false;
   }
   private act: boolean;
-  forward(x: Value): Value {
+  /** x: [N, C, H, W], or tokens [N, H·W, C] with `tokensHW` (1x1 convs; see Conv2d). */
+  forward(x: Value, tokensHW?: [number, number]): Value {
     return x.graph.withScope('block', () => {
-      let y = this.conv.call(x);
+      let y = this.conv.call(x, tokensHW);
       if (this.norm) y = this.norm.call(y);
       return this.act ? silu(y) : y;
     });

@@ -132,6 +132,12 @@ export function fold(p: Value, b: number, h: number, w: number): Value {
   const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 5, 3, 1, 4, 2]);
   return reshape(t, [b, d, h, w]);
 }
+/** fold() to token layout [B, H·W, d]: pixels back in raster order, channels stay innermost (a cheap copy). */
+export function foldTokens(p: Value, b: number, h: number, w: number): Value {
+  const d = p.shape[1];
+  const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 3, 1, 4, 2, 5]);
+  return reshape(t, [b, h * w, d]);
+}
 
 /** MobileViT block (v1) and MobileViTv3 block (v1-based): local conv, patch transformer, fusion. */
 class MobileViTBlock extends Module {
@@ -169,9 +175,13 @@ class MobileViTBlock extends Module {
       for (const layer of this.layers) p = layer.call(p, b * 4);
       return this.finalNorm.call(p);
     });
-    let fm = fold(p, b, eh, ew);
-    if (resized) fm = resizeBilinear(fm, h, w, false);
-    fm = this.proj.call(fm);
+    // Training: the 1x1 projection reads the tokens directly (one matrix product), sparing fold's
+    // Transpose of the channel axis and its gradient's. Inference keeps the Conv, which the engine
+    // merges with the BatchNorm.
+    const fm =
+      g.training && !resized
+        ? this.proj.call(foldTokens(p, b, eh, ew), [h, w])
+        : this.proj.call(resized ? resizeBilinear(fold(p, b, eh, ew), h, w, false) : fold(p, b, eh, ew));
     if (this.kind === 'v1') return this.fusion.call(concat([x, fm], 1));
     return add(this.fusion.call(concat([local, fm], 1)), x);
   }

@@ -1,6 +1,10 @@
 /** Basic layers with PyTorch parameter names. */
 import type { Value } from '../graph/ir.js';
+import { HybridVisionError } from '../tensor.js';
 import { conv2d } from '../graph/ops/conv.js';
+import { add } from '../graph/ops/elementwise.js';
+import { matmul } from '../graph/ops/matmul.js';
+import { reshape, transpose } from '../graph/ops/shape.js';
 import { batchNormEval, layerNorm } from '../graph/ops/norm.js';
 import { batchNormTrain, linear } from './functional.js';
 import { Module } from './module.js';
@@ -14,13 +18,22 @@ export class Conv2d extends Module {
   ) {
     super();
   }
-  forward(x: Value): Value {
+  /**
+   * x: [N, C, H, W]; or, with `tokensHW` = [H, W], tokens [N, H·W, C] (a 1x1 conv only), read by one
+   * matrix product that yields [N, C', H, W] without a Transpose of the tokens' channel axis.
+   */
+  forward(x: Value, tokensHW?: [number, number]): Value {
     const g = x.graph;
     const groups = this.opts.groups ?? 1;
     const s = this.opts.stride ?? 1;
     const p = this.opts.padding ?? (this.k - 1) >> 1;
     const w = this.param(g, 'weight', [this.cout, this.cin / groups, this.k, this.k]);
     const b = this.opts.bias ? this.param(g, 'bias', [this.cout]) : null;
+    if (tokensHW) {
+      if (this.k !== 1 || s !== 1 || groups !== 1 || x.rank !== 3 || x.shape[2] !== this.cin) throw new HybridVisionError(`conv on tokens [${x.shape}] needs a 1x1 conv over ${this.cin} channels`);
+      const y = matmul(reshape(w, [this.cout, this.cin]), transpose(x, [0, 2, 1]));
+      return reshape(b ? add(y, reshape(b, [this.cout, 1])) : y, [x.shape[0], this.cout, ...tokensHW]);
+    }
     return conv2d(x, w, b, { stride: [s, s], pads: [p, p, p, p], groups });
   }
 }

@@ -42,7 +42,7 @@ export interface FitOptions {
   flip?: boolean;
   mix?: { kind: 'mixup' | 'cutmix'; alpha: number; prob: number } | null;
   emaDecay?: number | null;
-  /** Enable the model's dropout rates (seeded in-graph masks; a resumed run then draws other masks). */
+  /** Enable the model's dropout rates (in-graph masks, seeded per epoch: a resumed run draws the same ones). */
   dropout?: boolean;
   freeze?: FreezeSpec;
   seed?: number;
@@ -101,24 +101,27 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
     warmupSteps: Math.round(stepsPerEpoch * (o.warmupEpochs ?? 1)),
     minLr: o.minLr ?? o.lr * 0.01,
   });
-  const step = await TrainStep.create(model, [B, 3, S, S], {
-    optimizer,
-    targets: o.mix ? 'soft' : 'labels',
-    labelSmoothing: o.labelSmoothing ?? 0.1,
-    clipGradNorm: o.clipGrad ?? null,
-    freeze: o.freeze,
-    lr: schedule,
-    dropout: o.dropout ? { seed: seed * 7919 + 1 } : null,
-  });
+  // Dropout masks come from onnxruntime's generator, seeded per session: a session per epoch, seeded
+  // by the epoch, draws the same masks whether the run was resumed at that epoch or not.
+  const createStep = (epoch: number) =>
+    TrainStep.create(model, [B, 3, S, S], {
+      optimizer,
+      targets: o.mix ? 'soft' : 'labels',
+      labelSmoothing: o.labelSmoothing ?? 0.1,
+      clipGradNorm: o.clipGrad ?? null,
+      freeze: o.freeze,
+      lr: schedule,
+      dropout: o.dropout ? { seed: (seed * 7919 + 1 + epoch * 104729) >>> 0 } : null,
+    });
   let history: EpochRecord[] = [];
-  let startEpoch = 0;
+  const startEpoch = hooks.resume?.epoch ?? 0;
+  let step = await createStep(startEpoch);
   let ema = o.emaDecay ? new WeightEma(step.state(), { decay: o.emaDecay, warmup: true }) : null;
   if (hooks.resume) {
     step.setWeights(hooks.resume.weights);
     step.loadOptimizerState(hooks.resume.optimizer);
     if (ema && hooks.resume.ema) ema = new WeightEma(hooks.resume.ema, { decay: o.emaDecay!, warmup: true });
     history = [...hooks.resume.history];
-    startEpoch = hooks.resume.epoch;
     if (ema) ema.updates = step.step;
   }
   const per = 3 * S * S;
@@ -128,6 +131,13 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
   let last: EvalResult | null = null;
   try {
     for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
+      if (o.dropout && epoch > startEpoch) {
+        const next = await createStep(epoch);
+        next.setWeights(step.stateDict());
+        next.loadOptimizerState(step.optimizerState());
+        await step.release();
+        step = next;
+      }
       const rand = rng((seed * 1000003 + epoch * 7919 + 17) >>> 0);
       const order = permutation(train.count, rand);
       const t0 = performance.now();

@@ -1,8 +1,8 @@
 /**
  * Train-mode BatchNorm as one IR op with a hand-written gradient, and the per-channel affine map
- * it lowers to. Lowered for speed: the normalisation is ONE ONNX BatchNormalization over the
- * centred input (statistics from a two-pass mean / sum of squares), and the input gradient is
- *   dx = A·gy + B·xc + C   (A = w·r, B = −w·r³·Σ(gy·xc)/n, C = −w·r·Σgy/n, r = 1/√(var+ε)),
+ * it lowers to. Lowered for speed: statistics and normalisation are ONE ONNX BatchNormalization in
+ * training mode, and the input gradient is
+ *   dx = A·gy + B·xc + C   (xc = x − μ, A = w·r, B = −w·r³·Σ(gy·xc)/n, C = −w·r·Σgy/n, r = 1/√(var+ε)),
  * one BatchNormalization (A·gy + C) plus one Mul and one Add, instead of autodiff through ~10
  * elementwise ops. Semantics (torch): biased batch variance for the output, unbiased variance for
  * the running update, running ← (1−momentum)·running + momentum·batch.
@@ -51,38 +51,37 @@ interface BNTrainAttrs {
 }
 /**
  * Inputs: x [N, C, ...], weight, bias, running_mean, running_var (all [C]).
- * Outputs: y, new running_mean, new running_var, xc = x − batch mean, 1/√(var+ε) [C].
+ * Outputs: y, new running_mean, new running_var, batch mean μ, 1/√(var+ε) (all [C] but y).
  */
 export const BatchNormTrainOp: OpDef<BNTrainAttrs> = {
   name: 'batch_norm_train',
   shape: ([x, w, b, m, v]) => {
     const c = x.shape[1];
     for (const p of [w, b, m, v]) if (p.rank !== 1 || p.shape[0] !== c) throw new HybridVisionError(`batch_norm_train: [${p.shape}] for ${c} channels`);
-    return [
-      { shape: [...x.shape], dtype: x.dtype },
-      { shape: [c], dtype: x.dtype },
-      { shape: [c], dtype: x.dtype },
-      { shape: [...x.shape], dtype: x.dtype },
-      { shape: [c], dtype: x.dtype },
-    ];
+    const vec = { shape: [c], dtype: x.dtype };
+    return [{ shape: [...x.shape], dtype: x.dtype }, vec, vec, vec, vec];
   },
   lower: (ctx, n) => {
     const [x, w, b, rm, rv] = n.inputs;
-    const [y, nm, nv, xcV, invV] = n.outputs;
+    const [y, nm, nv, muV, invV] = n.outputs;
     const c = x.shape[1];
     const cnt = numel(x.shape) / c;
     const { eps, momentum } = n.attrs;
-    const axes = nonChannelAxes(x.rank);
-    const muK = ctx.fresh('bn_mean_k');
-    ctx.emit('ReduceMean', [ctx.name(x)], [muK], { axes: attr.ints(axes), keepdims: attr.int(1) });
-    const xc = nameOr(ctx, xcV, 'bn_xc');
-    ctx.emit('Sub', [ctx.name(x), muK], [xc]);
-    const ss = ctx.fresh('bn_ss');
-    ctx.emit('ReduceSumSquare', [xc], [ss], { axes: attr.ints(axes), keepdims: attr.int(0) });
+    // onnxruntime's training-mode kernel: with momentum 0 its "running" outputs are the batch mean and
+    // the biased batch variance (two-pass), computed in the same kernel that normalises. It may write
+    // those outputs in place over its (ignored) mean/var inputs, so these are scratch values of this
+    // node, not constants shared between nodes nor the running statistics read below.
+    const zin = ctx.fresh('bn_zero');
+    const oin = ctx.fresh('bn_one');
+    ctx.emit('Mul', [ctx.name(rm), ctx.floats([0], [])], [zin]);
+    ctx.emit('Add', [zin, ctx.floats([1], [])], [oin]);
+    const mu = nameOr(ctx, muV, 'bn_mean');
     const vr = ctx.fresh('bn_var');
-    ctx.emit('Mul', [ss, ctx.floats([1 / cnt], [])], [vr]);
-    const zeros = ctx.floats(new Array(c).fill(0), [c]);
-    if (ctx.name(y)) ctx.emit('BatchNormalization', [xc, ctx.name(w), ctx.name(b), zeros, vr], [ctx.name(y)], { epsilon: attr.float(eps) });
+    ctx.emit('BatchNormalization', [ctx.name(x), ctx.name(w), ctx.name(b), zin, oin], [nameOr(ctx, y, 'bn_y'), mu, vr], {
+      epsilon: attr.float(eps),
+      momentum: attr.float(0),
+      training_mode: attr.int(1),
+    });
     if (ctx.name(invV)) {
       const sd = ctx.fresh('bn_sd');
       const ve = ctx.fresh('bn_ve');
@@ -97,27 +96,24 @@ export const BatchNormTrainOp: OpDef<BNTrainAttrs> = {
       ctx.emit('Mul', [batch, ctx.floats([scale], [])], [bb]);
       ctx.emit('Add', [a, bb], [out]);
     };
-    if (ctx.name(nm)) {
-      const mu = ctx.fresh('bn_mean');
-      ctx.emit('Reshape', [muK, ctx.ints([c])], [mu]);
-      blend(ctx.name(rm), mu, momentum, ctx.name(nm));
-    }
+    if (ctx.name(nm)) blend(ctx.name(rm), mu, momentum, ctx.name(nm));
     if (ctx.name(nv)) blend(ctx.name(rv), vr, (momentum * cnt) / Math.max(cnt - 1, 1), ctx.name(nv));
   },
-  vjp: (n, [gy, gm, gv, gxc, gr]) => {
-    if (gm || gv || gxc || gr) throw new HybridVisionError('batch_norm_train: gradients flow only through the normalised output');
+  vjp: (n, [gy, gm, gv, gmu, gr]) => {
+    if (gm || gv || gmu || gr) throw new HybridVisionError('batch_norm_train: gradients flow only through the normalised output');
     if (!gy) return [null, null, null, null, null];
     const [x, w] = n.inputs;
-    const [, , , xc, r] = n.outputs;
+    const [, , , mu, r] = n.outputs;
     const axes = nonChannelAxes(x.rank);
     const cnt = numel(x.shape) / x.shape[1];
     const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+    // With xc = x − μ:  Σ gy·xc = Σ gy·x − μ·Σ gy,  dx = A·gy + B·xc + C = A·gy + B·x + (C − B·μ).
     const sg = reduceSum(gy, axes);
-    const sgx = reduceSum(mul(gy, xc), axes);
+    const sgx = sub(reduceSum(mul(gy, x), axes), mul(mu, sg));
     const a = mul(w, r);
     const bcoef = mul(mul(a, mul(r, r)), mul(sgx, -1 / cnt));
-    const c0 = mul(mul(a, sg), -1 / cnt);
-    const dx = add(channelAffine(gy, a, c0), mul(xc, reshape(bcoef, bshape)));
+    const c0 = sub(mul(mul(a, sg), -1 / cnt), mul(bcoef, mu));
+    const dx = add(channelAffine(gy, a, c0), mul(x, reshape(bcoef, bshape)));
     return [dx, mul(sgx, r), sg, null, null];
   },
 };

@@ -2,13 +2,15 @@
  * 2-D convolution (NCHW, OIHW weights, groups). The gradient is lowered for speed (choices measured
  * by bench/train_step.ts --variants, see ConvGradLowering): the input gradient of a stride-1 conv is
  * a Conv with the flipped, group-transposed kernel, of a strided conv a ConvTranspose; the weight
- * gradient of a k×k conv is one grouped, dilated Conv with the output gradient as the kernel (1×1:
- * a matrix product).
+ * gradient of a k×k conv is one grouped, dilated Conv with the output gradient as the kernel, or
+ * for depthwise stride-1 convs row-wise matrix products (1×1: a matrix product). In training graphs
+ * depthwise convs on small maps are per-channel matrix products instead (./depthwise_dense.ts).
  */
 import { HybridVisionError } from '../../tensor.js';
 import { shapeError, type Value } from '../ir.js';
 import type { OpDef } from '../op.js';
 import { attr } from '../op.js';
+import { depthwiseConvDense } from './depthwise_dense.js';
 import { mul } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { reduceSum } from './reduce.js';
@@ -61,6 +63,12 @@ export const Conv2dOp: OpDef<ConvAttrs> = {
 };
 
 export function conv2d(x: Value, w: Value, b: Value | null, a: ConvAttrs): Value {
+  const [, c, h, wd] = x.shape;
+  const depthwise = a.groups === c && w.rank === 4 && w.shape[0] === c && w.shape[1] === 1;
+  if (depthwise && x.graph.training) {
+    const [oh, ow] = [0, 1].map((i) => convOutSize(x.shape[2 + i], w.shape[2 + i], a.stride[i], a.pads[i], a.pads[2 + i]));
+    if (oh >= 1 && ow >= 1 && h * wd * oh * ow <= lowering.denseDepthwiseMaxMatrix) return depthwiseConvDense(x, w, b, a, oh, ow);
+  }
   return x.graph.apply1(Conv2dOp, b ? [x, w, b] : [x, w], a);
 }
 
@@ -92,22 +100,29 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
 };
 
 /**
- * How convolution gradients are lowered (defaults chosen by measurement, bench/train_step.ts
- * --variants; batch 32 at 64x64, whole training step):
+ * How convolutions are lowered in training graphs (defaults chosen by measurement: single-layer
+ * timings and whole steps, bench/train_step.ts --variants, batch 32 at 64x64):
+ * - denseDepthwiseMaxMatrix: depthwise convs on small maps (per-channel matrix of input × output
+ *   pixels up to 32768 entries: 2x2..12x12 maps, 16x16 at stride 2) run forward and backward as
+ *   per-channel matrix products (./depthwise_dense.ts): 1.4-9x faster per layer than the engine's
+ *   per-(image, group) Conv / ConvTranspose; slower from 16x16 at stride 1 on. 0 turns it off.
  * - stridedInput: the input gradient of a strided conv as one ConvTranspose (default; 4-9 % faster
  *   steps), or as a stride-1 conv over the zero-inserted output gradient.
  * - depthwiseWeight / denseWeight: the weight gradient of a k×k conv (k > 1) as ONE grouped,
- *   dilated Conv whose kernel is the output gradient ('conv', default; depthwise: 10-16 % faster
- *   steps, dense: no difference), or as a sum of per-tap products ('taps': one shifted slice of the
- *   input per kernel tap, multiplied with the output gradient and reduced), or (depthwise only) as
- *   one matrix product per kernel row ('rows'; 3 % slower than 'conv' for XXS at 48x48, batch 128).
+ *   dilated Conv whose kernel is the output gradient ('conv'), as a sum of per-tap products
+ *   ('taps': one shifted slice of the input per kernel tap, multiplied with the output gradient and
+ *   reduced), or (depthwise only) as one matrix product per kernel row ('rows'). Depthwise default
+ *   'auto': 'rows' at stride 1 (about 30 % faster than 'conv' per layer on 16x16..32x32 maps),
+ *   'conv' when strided (there 'rows' is 1.5-2x slower). Dense default 'conv' ('taps' no faster).
  */
 export interface ConvGradLowering {
   stridedInput: 'convTranspose' | 'zeroInsert';
-  depthwiseWeight: 'taps' | 'conv' | 'rows';
+  depthwiseWeight: 'taps' | 'conv' | 'rows' | 'auto';
   denseWeight: 'taps' | 'conv';
+  /** Training graphs: depthwise convs whose per-channel matrix (input pixels × output pixels) has at most this many entries run as per-channel matrix products (./depthwise_dense.ts). */
+  denseDepthwiseMaxMatrix: number;
 }
-let lowering: ConvGradLowering = { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv' };
+let lowering: ConvGradLowering = { stridedInput: 'convTranspose', depthwiseWeight: 'auto', denseWeight: 'conv', denseDepthwiseMaxMatrix: 32768 };
 export function getConvGradLowering(): ConvGradLowering {
   return { ...lowering };
 }
@@ -180,8 +195,11 @@ function convInputGrad(g: Value, w: Value, xShape: readonly number[], a: ConvAtt
 
 function convWeightGrad(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
   const [o, cg, kh, kw] = wShape;
-  if (cg === 1 && o === x.shape[1] && kh * kw > 1 && lowering.depthwiseWeight === 'rows') return depthwiseWeightGradRows(g, x, wShape, a);
-  const useConv = kh * kw > 1 && (cg === 1 ? lowering.depthwiseWeight : lowering.denseWeight) === 'conv';
+  const strided = a.stride[0] > 1 || a.stride[1] > 1;
+  let choice = cg === 1 ? lowering.depthwiseWeight : lowering.denseWeight;
+  if (choice === 'auto') choice = strided ? 'conv' : 'rows';
+  if (cg === 1 && o === x.shape[1] && kh * kw > 1 && choice === 'rows') return depthwiseWeightGradRows(g, x, wShape, a);
+  const useConv = kh * kw > 1 && choice === 'conv';
   return useConv ? convWeightGradConv(g, x, wShape, a) : convWeightGradTaps(g, x, wShape, a);
 }
 

@@ -1,0 +1,86 @@
+/**
+ * One depthwise 3x3 conv layer in a training graph — output, input gradient and weight gradient —
+ * timed under each lowering, with the ratio against the engine's own Conv / ConvTranspose / grouped
+ * Conv gradient (the 'conv' row) in the same run. Shapes are those of MobileViTv3-XXS / -0.5 at
+ * 64x64 (batch 32) and at the Fashion-MNIST recipe's 44x44 (batch 128).
+ *
+ * Usage: node dist/bench/depthwise.js [--runs 20] [--threads 2]
+ */
+import '../src/node.js';
+import { parseArgs } from 'node:util';
+import { grad } from '../src/graph/autodiff.js';
+import { Graph } from '../src/graph/ir.js';
+import { conv2d, getConvGradLowering, setConvGradLowering, type ConvGradLowering } from '../src/graph/ops/conv.js';
+import { lowerToOnnx } from '../src/onnx/lower.js';
+import { getEngine } from '../src/runtime/engine.js';
+import { table } from '../src/cli/format.js';
+import type { HostTensor } from '../src/tensor.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, threads: { type: 'string' } } });
+const runs = Number(values.runs ?? 20);
+const threads = Number(values.threads ?? 2);
+
+/** [N, C, H, stride] */
+const layers: [number, number, number, number][] = [
+  [32, 32, 32, 1],
+  [32, 32, 32, 2],
+  [32, 48, 16, 1],
+  [32, 128, 16, 2],
+  [32, 128, 8, 1],
+  [32, 256, 8, 2],
+  [32, 192, 4, 1],
+  [32, 384, 4, 2],
+  [128, 64, 22, 1],
+  [128, 96, 11, 1],
+  [128, 128, 11, 2],
+  [128, 320, 3, 2],
+];
+
+const choices: { label: string; l: Partial<ConvGradLowering> }[] = [
+  { label: 'conv', l: { denseDepthwiseMaxMatrix: 0, depthwiseWeight: 'conv' } },
+  { label: 'rows', l: { denseDepthwiseMaxMatrix: 0, depthwiseWeight: 'rows' } },
+  { label: 'dense', l: { denseDepthwiseMaxMatrix: Infinity } },
+  { label: 'default', l: {} },
+];
+
+const filled = (shape: number[], k: number): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b)).map((_, i) => Math.sin(i * 0.37 + k)) });
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+async function time([n, c, h, s]: [number, number, number, number]): Promise<number> {
+  const g = new Graph();
+  g.training = true;
+  const x = g.input('x', [n, c, h, h]);
+  const w = g.input('w', [c, 1, 3, 3]);
+  const y = conv2d(x, w, null, { stride: [s, s], pads: [1, 1, 1, 1], groups: c });
+  const r = g.input('r', [...y.shape]);
+  const [gx, gw] = grad([y], [r], [x, w]);
+  const model = lowerToOnnx(g, { outputs: [{ name: 'y', value: y }, { name: 'gx', value: gx! }, { name: 'gw', value: gw! }], params: 'input' });
+  const session = await getEngine().createSession(model.bytes, { threads });
+  const feeds = { x: filled([n, c, h, h], 1), w: filled([c, 1, 3, 3], 2), r: filled([...y.shape], 3) };
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    t.push(performance.now() - t0);
+  }
+  await session.release();
+  return median(t);
+}
+
+console.log(`depthwise 3x3 layer, training graph (output + input gradient + weight gradient), ${threads} threads, median of ${runs}`);
+const base = getConvGradLowering();
+const rows: (string | number)[][] = [];
+for (const layer of layers) {
+  const ms: number[] = [];
+  for (const c of choices) {
+    setConvGradLowering({ ...base, ...c.l });
+    ms.push(await time(layer));
+  }
+  setConvGradLowering(base);
+  const [n, c, h, s] = layer;
+  rows.push([`[${n}, ${c}, ${h}, ${h}] s${s}`, ...ms.map((m) => m.toFixed(2)), ...ms.slice(1).map((m) => (ms[0] / m).toFixed(2))]);
+}
+console.log(table(['input, stride', ...choices.map((c) => `${c.label}_ms`), ...choices.slice(1).map((c) => `x_${c.label}_vs_conv`)], rows));
+console.log("conv: the engine's Conv forward, ConvTranspose / flipped Conv input gradient, grouped-Conv weight gradient; rows: weight gradient by kernel rows;");
+console.log('dense: per-channel matrix products for all three; default: the chosen lowering (dense on small maps, rows at stride 1). x_* > 1 = faster than conv.');

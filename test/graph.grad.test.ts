@@ -174,6 +174,8 @@ test('VJP: matmul (with batch broadcasting), softmax, log-softmax, reductions', 
   await check('reduceSum leading axis keepdims', [{ shape: [600, 17] }], (a) => op.reduceSum(a, [0], true));
   await check('reduceMean', [{ shape: [2, 3, 4, 5] }], (a) => op.reduceMean(a, [2, 3], true));
   await check('reduceMean negative axis', [{ shape: [3, 4] }], (a) => op.reduceMean(a, [-1]));
+  await check('reduceMean trailing axes (gradient as a product with ones)', [{ shape: [4, 80, 3, 3] }], (a) => op.reduceMean(a, [2, 3]));
+  await check('reduceSum trailing axis, larger', [{ shape: [300, 5] }], (a) => op.reduceSum(a, [1], true));
 });
 
 test('VJP: layout ops (reshape, transpose, concat, slice, split, pad, expand, channel shuffle)', async () => {

@@ -169,7 +169,7 @@ function correlateBack(gd: Value, w: Value, xShape: readonly number[], a: ConvAt
   const G = a.groups;
   let wt = reshape(w, [G, o / G, cg, kh, kw]);
   wt = reshape(transpose(wt, [0, 2, 1, 3, 4]), [G * cg, o / G, kh, kw]);
-  wt = slice(wt, [kh - 1, kw - 1], [-kh - 1, -kw - 1], [2, 3], [-1, -1]);
+  if (kh * kw > 1) wt = slice(wt, [kh - 1, kw - 1], [-kh - 1, -kw - 1], [2, 3], [-1, -1]);
   const top = kh - 1 - a.pads[0];
   const left = kw - 1 - a.pads[1];
   const bottom = xShape[2] + kh - 1 - gd.shape[2] - top;

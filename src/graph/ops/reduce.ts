@@ -21,6 +21,12 @@ function reducedShape(x: Value, { axes, keepdims }: ReduceAttrs): number[] {
 /** Broadcasts a reduced gradient back over the reduced axes. */
 function unreduce(g: Value, x: Value, axes: number[]): Value {
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  // Over trailing axes (e.g. global pooling's [N, C] back to [N, C, H, W]): g[P, 1]·ones[1, R], as
+  // onnxruntime's Expand into the innermost axes goes element by element.
+  const r = axes.reduce((p, a) => p * x.shape[a], 1);
+  if (g.dtype === 'float32' && axes.every((a, i) => a === x.rank - axes.length + i) && r >= 4 && g.size >= 256) {
+    return reshape(matmul(reshape(g, [g.size, 1]), onesRow(x.graph, r)), [...x.shape]);
+  }
   return expand(reshape(g, kept), [...x.shape]);
 }
 

@@ -104,15 +104,17 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
  * timings and whole steps, bench/train_step.ts --variants, batch 32 at 64x64):
  * - denseDepthwiseMaxMatrix: depthwise convs on small maps (per-channel matrix of input × output
  *   pixels up to 32768 entries: 2x2..12x12 maps, 16x16 at stride 2) run forward and backward as
- *   per-channel matrix products (./depthwise_dense.ts): 1.4-9x faster per layer than the engine's
- *   per-(image, group) Conv / ConvTranspose; slower from 16x16 at stride 1 on. 0 turns it off.
+ *   per-channel matrix products (./depthwise_dense.ts): 1.2-7.9x faster per layer (forward and both
+ *   gradients, bench/depthwise.ts) than the engine's per-(image, group) Conv / ConvTranspose;
+ *   slower from 16x16 at stride 1 on. 0 turns it off.
  * - stridedInput: the input gradient of a strided conv as one ConvTranspose (default; 4-9 % faster
  *   steps), or as a stride-1 conv over the zero-inserted output gradient.
  * - depthwiseWeight / denseWeight: the weight gradient of a k×k conv (k > 1) as ONE grouped,
  *   dilated Conv whose kernel is the output gradient ('conv'), as a sum of per-tap products
  *   ('taps': one shifted slice of the input per kernel tap, multiplied with the output gradient and
  *   reduced), or (depthwise only) as one matrix product per kernel row ('rows'). Depthwise default
- *   'auto': 'rows' at stride 1 (about 30 % faster than 'conv' per layer on 16x16..32x32 maps),
+ *   'auto': 'rows' at stride 1 (weight gradient about 30 % faster than 'conv' on 16x16..32x32
+ *   maps, the whole layer 1.1-1.2x),
  *   'conv' when strided (there 'rows' is 1.5-2x slower). Dense default 'conv' ('taps' no faster).
  */
 export interface ConvGradLowering {

@@ -70,8 +70,7 @@ export function reduceSum(x: Value, axes: number[], keepdims = false): Value {
   // ones[1, R]·x[R, C]: onnxruntime's ReduceSum over a non-innermost axis is 2-5x slower than the GEMM.
   const rows = ax.reduce((p, a) => p * x.shape[a], 1);
   if (x.dtype === 'float32' && ax.every((a, i) => a === i) && ax.length < x.rank && rows >= 512 && x.size / rows >= 16) {
-    const out = reshape(matmul(onesRow(x.graph, rows), reshape(x, [rows, x.size / rows])), reducedShape(x, { axes: ax, keepdims }));
-    return out;
+    return reshape(matmul(onesRow(x.graph, rows), reshape(x, [rows, x.size / rows])), reducedShape(x, { axes: ax, keepdims }));
   }
   return x.graph.apply1(ReduceSumOp, [x], { axes: ax, keepdims });
 }

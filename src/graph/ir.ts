@@ -88,6 +88,14 @@ export class Graph {
     return v;
   }
 
+  private readonly keyedConsts = new Map<string, Value>();
+  /** One constant per key in this graph: `make` runs only the first time (shared helper tensors). */
+  cachedConstant(key: string, make: () => HostTensor): Value {
+    let v = this.keyedConsts.get(key);
+    if (!v) this.keyedConsts.set(key, (v = this.constant(make())));
+    return v;
+  }
+
   scalar(x: number): Value {
     return this.constant({ dtype: 'float32', shape: [], data: new Float32Array([x]) });
   }

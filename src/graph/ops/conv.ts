@@ -104,7 +104,7 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
  * timings and whole steps, bench/train_step.ts --variants, batch 32 at 64x64):
  * - denseDepthwiseMaxMatrix: depthwise convs on small maps (per-channel matrix of input × output
  *   pixels up to 32768 entries: 2x2..12x12 maps, 16x16 at stride 2) run forward and backward as
- *   per-channel matrix products (./depthwise_dense.ts): 1.2-7.9x faster per layer (forward and both
+ *   per-channel matrix products (./depthwise_dense.ts): 1.3-8.4x faster per layer (forward and both
  *   gradients, bench/depthwise.ts) than the engine's per-(image, group) Conv / ConvTranspose;
  *   slower from 16x16 at stride 1 on. 0 turns it off.
  * - stridedInput: the input gradient of a strided conv as one ConvTranspose (default; 4-9 % faster
@@ -114,7 +114,7 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
  *   ('taps': one shifted slice of the input per kernel tap, multiplied with the output gradient and
  *   reduced), or (depthwise only) as one matrix product per kernel row ('rows'). Depthwise default
  *   'auto': 'rows' at stride 1 (weight gradient about 30 % faster than 'conv' on 16x16..32x32
- *   maps, the whole layer 1.1-1.2x),
+ *   maps, the whole layer 1.0-1.24x),
  *   'conv' when strided (there 'rows' is 1.5-2x slower). Dense default 'conv' ('taps' no faster).
  */
 export interface ConvGradLowering {

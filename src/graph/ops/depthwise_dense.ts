@@ -41,7 +41,8 @@ export function depthwiseConvDense(x: Value, w: Value, b: Value | null, a: ConvA
   const [n, c, h, wd] = x.shape;
   const [, , kh, kw] = w.shape;
   const hw = h * wd;
-  const e = x.graph.constant({ dtype: 'float32', shape: [kh * kw, oh * ow * hw], data: tapMatrix(h, wd, kh, kw, a, oh, ow) });
+  const key = `depthwise_taps:${[h, wd, kh, kw, oh, ow, ...a.stride, ...a.pads]}`;
+  const e = x.graph.cachedConstant(key, () => ({ dtype: 'float32', shape: [kh * kw, oh * ow * hw], data: tapMatrix(h, wd, kh, kw, a, oh, ow) }));
   const m = reshape(matmul(reshape(w, [c, kh * kw]), e), [c, oh * ow, hw]);
   const xc = transpose(reshape(x, [n, c, hw]), [1, 0, 2]); // [C, N, HW]
   const y = matmul(xc, transpose(m, [0, 2, 1])); // [C, N, oh·ow]

@@ -54,15 +54,8 @@ export const ReduceMeanOp: OpDef<ReduceAttrs> = {
   },
 };
 
-const onesRows = new WeakMap<Graph, Map<number, Value>>();
 /** A [1, r] row of ones, one constant per graph and length. */
-function onesRow(g: Graph, r: number): Value {
-  let m = onesRows.get(g);
-  if (!m) onesRows.set(g, (m = new Map()));
-  let v = m.get(r);
-  if (!v) m.set(r, (v = g.constant({ dtype: 'float32', shape: [1, r], data: new Float32Array(r).fill(1) })));
-  return v;
-}
+const onesRow = (g: Graph, r: number): Value => g.cachedConstant(`ones[1,${r}]`, () => ({ dtype: 'float32', shape: [1, r], data: new Float32Array(r).fill(1) }));
 
 export function reduceSum(x: Value, axes: number[], keepdims = false): Value {
   const ax = axes.map((a) => normAxis(a, x.rank)).sort((a, b) => a - b);

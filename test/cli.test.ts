@@ -48,6 +48,24 @@ test('unknown model, unknown command and bad options give one-line errors', () =
   assertOneLineError(cli('summary', 'mobilevitv3_xxs', '--size', 'abc'), /--size/);
 });
 
+test('every command answers --help with its usage and options (exit 0); a value outside an option\'s choices is a one-line error', () => {
+  const top = cli('--help');
+  assert.equal(top.code, 0, top.err);
+  const names = [...top.out.matchAll(/^  (\w+) /gm)].map((m) => m[1]);
+  assert.deepEqual(names, ['models', 'summary', 'predict', 'run', 'import', 'export', 'bench', 'train', 'eval']);
+  for (const name of names) {
+    const r = cli(name, '--help');
+    assert.equal(r.code, 0, `${name}: ${r.err}`);
+    assert.match(r.out, new RegExp(`^usage: hybridvision ${name}`));
+    assert.equal(cli('help', name).out, r.out);
+  }
+  const train = cli('train', '-h').out;
+  for (const o of ['--data SRC', '--schedule cosine|step', '--optimizer adamw|sgd', '--no-nesterov', '--freeze backbone', '--val FRACTION', '--resume']) assert.ok(train.includes(o), o);
+  assertOneLineError(cli('train', 'mobilevitv3_xxs', '--data', 'fashion-mnist', '--optimizer', 'sgdd'), /--optimizer must be one of adamw, sgd, got 'sgdd'/);
+  assertOneLineError(cli('train', 'mobilevitv3_xxs', '--data', 'fashion-mnist', '--freeze', 'head'), /--freeze must be one of backbone/);
+  assertOneLineError(cli('summary'), /expected one model name \(usage: hybridvision summary <model>/);
+});
+
 test('missing, truncated and corrupt weight files give one-line errors', () => {
   const img = join(REPO_ROOT, 'test', 'fixtures', 'images', 'test.png');
   assertOneLineError(cli('predict', 'mobilevitv3_xxs', '--weights', join(tmp, 'nope.safetensors'), img), /nope\.safetensors/);

@@ -109,3 +109,17 @@ test('a NaN loss stops training with a clear message and keeps the last good che
   assert.ok(existsSync(ckpt));
   assert.deepEqual(readFileSync(ckpt), good);
 });
+
+test('fit with SGD and the step schedule: warm-up, then the lr drops by gamma every stepEpochs', { skip }, async () => {
+  const train = fmnist(64, 5);
+  const m = createModel('mobilevitv3_xxs', { numClasses: 10 });
+  const lrs: number[] = [];
+  const o: FitOptions = { ...base, epochs: 3, lr: 0.05, warmupEpochs: 0.5, optimizer: 'sgd', nesterov: false, momentum: 0.8, schedule: 'step', stepEpochs: 1, gamma: 0.5 };
+  const { history } = await fit(m, train, null, o, { onStep: (s) => void lrs.push(s.lr) });
+  // 4 steps per epoch; warm-up over the first 2 steps from 0, then 0.05·0.5^floor(step/4).
+  const want = [0, 0.025, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.0125, 0.0125, 0.0125, 0.0125];
+  assert.equal(lrs.length, want.length);
+  lrs.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-12, `step ${i}: lr ${v}, want ${want[i]}`));
+  assert.ok(history.every((h) => Number.isFinite(h.trainLoss)));
+  await m.dispose();
+});

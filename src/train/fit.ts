@@ -12,7 +12,7 @@ import { WeightEma } from './ema.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { smoothTargets } from './loss.js';
 import { adamw, noDecayNormsAndBiases, sgd, decayAll } from './optim.js';
-import { warmupCosine } from './schedule.js';
+import { stepDecay, warmupCosine } from './schedule.js';
 import { TrainStep, type FreezeSpec, type OptimizerState } from './step.js';
 
 export interface FitOptions {
@@ -25,7 +25,16 @@ export interface FitOptions {
   warmupEpochs?: number;
   weightDecay?: number;
   optimizer?: 'adamw' | 'sgd';
+  /** SGD momentum (default 0.9) and Nesterov (default true). */
   momentum?: number;
+  nesterov?: boolean;
+  /**
+   * 'cosine' (default): linear warm-up then cosine to minLr. 'step': warm-up then the lr times
+   * `gamma` every `stepEpochs` epochs (torch StepLR).
+   */
+  schedule?: 'cosine' | 'step';
+  stepEpochs?: number;
+  gamma?: number;
   /** Exclude norms, biases and tokens from weight decay. */
   noDecayNormBias?: boolean;
   labelSmoothing?: number;
@@ -94,13 +103,15 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
   if (stepsPerEpoch < 1) throw new HybridVisionError(`batch size ${B} is larger than the training set (${train.count} images)`);
   const seed = o.seed ?? 0;
   const decayMask = o.noDecayNormBias ? noDecayNormsAndBiases : decayAll;
-  const optimizer = o.optimizer === 'sgd' ? sgd({ momentum: o.momentum ?? 0.9, nesterov: true, weightDecay: o.weightDecay ?? 5e-4, decayMask }) : adamw({ weightDecay: o.weightDecay ?? 0.05, decayMask });
-  const schedule = warmupCosine({
-    baseLr: o.lr,
-    totalSteps: stepsPerEpoch * o.epochs,
-    warmupSteps: Math.round(stepsPerEpoch * (o.warmupEpochs ?? 1)),
-    minLr: o.minLr ?? o.lr * 0.01,
-  });
+  const optimizer =
+    o.optimizer === 'sgd'
+      ? sgd({ momentum: o.momentum ?? 0.9, nesterov: o.nesterov ?? true, weightDecay: o.weightDecay ?? 5e-4, decayMask })
+      : adamw({ weightDecay: o.weightDecay ?? 0.05, decayMask });
+  const warmupSteps = Math.min(Math.round(stepsPerEpoch * (o.warmupEpochs ?? 1)), stepsPerEpoch * o.epochs);
+  const schedule =
+    o.schedule === 'step'
+      ? stepDecay({ baseLr: o.lr, stepSize: stepsPerEpoch * (o.stepEpochs ?? Math.max(1, Math.round(o.epochs / 3))), gamma: o.gamma ?? 0.1, warmupSteps })
+      : warmupCosine({ baseLr: o.lr, totalSteps: stepsPerEpoch * o.epochs, warmupSteps, minLr: o.minLr ?? o.lr * 0.01 });
   // Dropout masks come from onnxruntime's generator, seeded per session: a session per epoch, seeded
   // by the epoch, draws the same masks whether the run was resumed at that epoch or not.
   const createStep = (epoch: number) =>

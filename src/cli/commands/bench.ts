@@ -2,18 +2,24 @@
 import { createModel } from '../../models/registry.js';
 import { summarize } from '../../models/summary.js';
 import { benchModel, matmulCeiling } from '../../runtime/benchmark.js';
-import { HybridVisionError } from '../../tensor.js';
-import { intList, joinSize, parse, posInt, sizeValue } from '../args.js';
+import { intList, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 import { csv, table } from '../format.js';
 
+export const benchSpec: CommandSpec = {
+  usage: 'bench <model...>',
+  about: "Inference latency and img/s of each model (random weights), and its efficiency against the engine's MatMul ceiling measured in the same run.",
+  options: {
+    batch: { type: 'string', value: 'B,B', help: 'batch sizes (default 1,8)' },
+    size: { type: 'string', value: 'H W', help: "input size (default the paper's resolution)" },
+    threads: { type: 'string', value: 'N', help: 'engine threads (default 2)' },
+    runs: { type: 'string', value: 'N', help: 'timed runs per setting (default 20)' },
+    csv: { type: 'boolean', help: 'print CSV instead of a table' },
+  },
+};
+
 export async function benchCommand(argv: string[]): Promise<void> {
-  const usage = 'hybridvision bench <model...> [--batch 1,8] [--threads N] [--runs N] [--size H W] [--csv]';
-  const { values, positionals } = parse(
-    joinSize(argv),
-    { batch: { type: 'string' }, threads: { type: 'string' }, runs: { type: 'string' }, size: { type: 'string' }, csv: { type: 'boolean' } },
-    usage,
-  );
-  if (positionals.length === 0) throw new HybridVisionError(`expected at least one model (usage: ${usage})`);
+  const { values, positionals } = parse(joinSize(argv), benchSpec);
+  if (positionals.length === 0) throw usageError(benchSpec, 'expected at least one model');
   const batches = intList(values.batch, 'batch', [1, 8]);
   const threads = posInt(values.threads, 'threads', 2);
   const runs = posInt(values.runs, 'runs', 20);

@@ -3,17 +3,26 @@ import { listModels } from '../../models/registry.js';
 import { loadModelFile } from '../../models/model_file_node.js';
 import { evaluate } from '../../train/evaluate.js';
 import { HybridVisionError } from '../../tensor.js';
-import { parse } from '../args.js';
+import { parse, usageError, type CommandSpec } from '../args.js';
 import { defaultModelPath } from '../assets.js';
 import { loadData } from '../data.js';
 import { table } from '../format.js';
 
+export const evalSpec: CommandSpec = {
+  usage: 'eval [<model> --weights FILE]',
+  about: 'Top-1, top-5 and per-class accuracy on a test set; with no model, of the shipped default.',
+  options: {
+    weights: { type: 'string', value: 'FILE', help: 'the weights to evaluate (safetensors from train, or a PyTorch checkpoint)' },
+    data: { type: 'string', value: 'SRC', help: "'fashion-mnist' (its test split; the default) or a folder with one sub-folder of images per class" },
+    'data-path': { type: 'string', value: 'DIR', help: 'where the Fashion-MNIST IDX files are' },
+  },
+};
+
 export async function evalCommand(argv: string[]): Promise<void> {
-  const usage = 'hybridvision eval [<model> --weights FILE] --data fashion-mnist|DIR [--data-path P]';
-  const { values, positionals } = parse(argv, { weights: { type: 'string' }, data: { type: 'string' }, 'data-path': { type: 'string' } }, usage);
+  const { values, positionals } = parse(argv, evalSpec);
   const name = positionals[0];
   if (name && !listModels().includes(name)) throw new HybridVisionError(`unknown model '${name}' (hybridvision models lists them)`);
-  if (name && !values.weights) throw new HybridVisionError(`--weights FILE is required with a model name (usage: ${usage})`);
+  if (name && !values.weights) throw usageError(evalSpec, '--weights FILE is required with a model name');
   const model = await loadModelFile(values.weights ?? defaultModelPath(), name);
   const size = model.cfg.inputSize[0];
   const data = await loadData(values.data ?? 'fashion-mnist', { size, dataPath: values['data-path'] });

@@ -1,18 +1,24 @@
 /** `hybridvision export <model> --weights FILE -o model.onnx`: a standalone ONNX file (opset 17). */
 import { writeFileAtomic } from '../../io/node_files.js';
 import { loadModelFile } from '../../models/model_file_node.js';
-import { HybridVisionError } from '../../tensor.js';
-import { joinSize, parse, posInt, sizeValue } from '../args.js';
+import { joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
+
+export const exportSpec: CommandSpec = {
+  usage: 'export <model> --weights FILE -o model.onnx',
+  about: "A standalone ONNX file (opset 17) with the weights as initializers; input 'input' [N, 3, H, W].",
+  options: {
+    weights: { type: 'string', value: 'FILE', help: 'the weights (safetensors or a PyTorch checkpoint)' },
+    output: { type: 'string', short: 'o', value: 'FILE', help: 'where to write the .onnx file' },
+    size: { type: 'string', value: 'H W', help: "input size (default the model's)" },
+    batch: { type: 'string', value: 'N', help: 'batch size (default 1)' },
+    features: { type: 'boolean', help: 'output the pooled features instead of the logits' },
+  },
+};
 
 export async function exportCommand(argv: string[]): Promise<void> {
-  const usage = 'hybridvision export <model> --weights FILE -o model.onnx [--size H W] [--batch N] [--features]';
-  const { values, positionals } = parse(
-    joinSize(argv),
-    { weights: { type: 'string' }, output: { type: 'string', short: 'o' }, size: { type: 'string' }, batch: { type: 'string' }, features: { type: 'boolean' } },
-    usage,
-  );
-  if (positionals.length !== 1 || !values.output) throw new HybridVisionError(`expected a model and -o FILE (usage: ${usage})`);
-  if (!values.weights) throw new HybridVisionError(`--weights FILE is required (usage: ${usage})`);
+  const { values, positionals } = parse(joinSize(argv), exportSpec);
+  if (positionals.length !== 1 || !values.output) throw usageError(exportSpec, 'expected a model and -o FILE');
+  if (!values.weights) throw usageError(exportSpec, '--weights FILE is required');
   const m = await loadModelFile(values.weights, positionals[0]);
   const [h, w] = sizeValue(values.size, m.cfg.inputSize);
   const shape = [posInt(values.batch, 'batch', 1), 3, h, w];

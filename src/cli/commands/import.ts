@@ -3,7 +3,7 @@ import { loadCheckpointFile, writeFileAtomic } from '../../io/node_files.js';
 import { writeSafetensors } from '../../io/safetensors.js';
 import { createModel, getModelSpec, listModels } from '../../models/registry.js';
 import { HybridVisionError, type HostTensor } from '../../tensor.js';
-import { parse } from '../args.js';
+import { parse, usageError, type CommandSpec } from '../args.js';
 
 /** The zoo models whose state-dict keys (ignoring the head's class count) match the checkpoint. */
 export function detectModels(sd: Map<string, HostTensor>): string[] {
@@ -20,10 +20,19 @@ export function detectModels(sd: Map<string, HostTensor>): string[] {
   });
 }
 
+export const importSpec: CommandSpec = {
+  usage: 'import CHECKPOINT -o OUT.safetensors',
+  about: 'Converts a PyTorch checkpoint (.pt, .pth, .pth.tar) to safetensors with the official key names, detecting the model. Unpickling never executes code.',
+  options: {
+    output: { type: 'string', short: 'o', value: 'FILE', help: 'the safetensors file to write' },
+    model: { type: 'string', value: 'NAME', help: 'the zoo model (default: detected from the keys)' },
+    ema: { type: 'boolean', help: "take the checkpoint's EMA weights where it has them" },
+  },
+};
+
 export async function importCommand(argv: string[]): Promise<void> {
-  const usage = 'hybridvision import CHECKPOINT -o OUT.safetensors [--model NAME] [--ema]';
-  const { values, positionals } = parse(argv, { output: { type: 'string', short: 'o' }, model: { type: 'string' }, ema: { type: 'boolean' } }, usage);
-  if (positionals.length !== 1 || !values.output) throw new HybridVisionError(`expected a checkpoint and -o OUT (usage: ${usage})`);
+  const { values, positionals } = parse(argv, importSpec);
+  if (positionals.length !== 1 || !values.output) throw usageError(importSpec, 'expected a checkpoint and -o OUT');
   const sd = await loadCheckpointFile(positionals[0], values.ema ? { prefer: 'state_dict_ema' } : {});
   let name = values.model;
   if (name) createModel(name, { weights: sd });

@@ -3,20 +3,28 @@ import { relative } from 'node:path';
 import { listModels } from '../../models/registry.js';
 import { loadModelFile } from '../../models/model_file_node.js';
 import { imagesToBatch, topK } from '../../pipeline.js';
-import { HybridVisionError } from '../../tensor.js';
-import { parse, posInt } from '../args.js';
+import { parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { defaultModelPath, defaultSamples } from '../assets.js';
 
+export const predictSpec: CommandSpec = {
+  usage: 'predict [<model> --weights FILE] [IMAGE...]',
+  about: 'Top-k labels for each image (JPEG/PNG/WebP); with no model, the shipped default on its sample images.',
+  options: {
+    weights: { type: 'string', value: 'FILE', help: 'the weights (safetensors or a PyTorch checkpoint)' },
+    top: { type: 'string', value: 'K', help: 'labels per image (default 5)' },
+    json: { type: 'boolean', help: 'print JSON: [{image, predictions: [{label, score}]}]' },
+  },
+};
+
 export async function predictCommand(argv: string[]): Promise<void> {
-  const usage = 'hybridvision predict [<model> --weights FILE] [IMAGE...] [--top K] [--json]';
-  const { values, positionals } = parse(argv, { weights: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  const { values, positionals } = parse(argv, predictSpec);
   const known = new Set(listModels());
   const name = positionals.length && known.has(positionals[0]) ? positionals[0] : undefined;
   let images = name ? positionals.slice(1) : positionals;
-  if (name && !values.weights) throw new HybridVisionError(`--weights FILE is required with a model name (usage: ${usage})`);
+  if (name && !values.weights) throw usageError(predictSpec, '--weights FILE is required with a model name');
   const weights = values.weights ?? defaultModelPath();
   if (images.length === 0) {
-    if (values.weights) throw new HybridVisionError(`expected at least one image (usage: ${usage})`);
+    if (values.weights) throw usageError(predictSpec, 'expected at least one image');
     images = defaultSamples();
   }
   const model = await loadModelFile(weights, name);

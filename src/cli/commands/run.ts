@@ -4,16 +4,22 @@ import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import { createModel } from '../../models/registry.js';
 import { loadModelFile } from '../../models/model_file_node.js';
 import { HybridVisionError } from '../../tensor.js';
-import { parse, posInt } from '../args.js';
+import { parse, posInt, usageError, type CommandSpec } from '../args.js';
+
+export const runSpec: CommandSpec = {
+  usage: 'run <model> --weights FILE --input IN.safetensors --output OUT.safetensors',
+  about: "Runs the model on the tensor named 'input' of IN and writes the logits to OUT (for conformance checks).",
+  options: {
+    weights: { type: 'string', value: 'FILE', help: 'the weights (safetensors or a PyTorch checkpoint)' },
+    input: { type: 'string', value: 'FILE', help: "safetensors file with a float32 tensor 'input' [N, 3, H, W]" },
+    output: { type: 'string', value: 'FILE', help: "safetensors file to write 'logits' to" },
+    'num-classes': { type: 'string', value: 'N', help: 'class count, for weights that do not record it' },
+  },
+};
 
 export async function runCommand(argv: string[]): Promise<void> {
-  const usage = 'hybridvision run <model> --weights FILE --input IN.safetensors --output OUT.safetensors [--num-classes N]';
-  const { values, positionals } = parse(
-    argv,
-    { weights: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' }, 'num-classes': { type: 'string' } },
-    usage,
-  );
-  if (positionals.length !== 1 || !values.weights || !values.input || !values.output) throw new HybridVisionError(`missing arguments (usage: ${usage})`);
+  const { values, positionals } = parse(argv, runSpec);
+  if (positionals.length !== 1 || !values.weights || !values.input || !values.output) throw usageError(runSpec, 'missing arguments');
   let model;
   if (values['num-classes'] === undefined) model = await loadModelFile(values.weights, positionals[0]);
   else model = createModel(positionals[0], { weights: await loadCheckpointFile(values.weights), numClasses: posInt(values['num-classes'], 'num-classes', 1) });

@@ -1,14 +1,21 @@
 /** `hybridvision summary <model> [--size H W]`: per-stage output shape, params and MAdds. */
 import { createModel } from '../../models/registry.js';
 import { summarize } from '../../models/summary.js';
-import { HybridVisionError } from '../../tensor.js';
-import { joinSize, parse, posInt, sizeValue } from '../args.js';
+import { joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 import { millions, table } from '../format.js';
 
+export const summarySpec: CommandSpec = {
+  usage: 'summary <model>',
+  about: 'Per-stage output shape, parameters and MAdds, counted from the built graph.',
+  options: {
+    size: { type: 'string', value: 'H W', help: "input size (default the paper's resolution)" },
+    'num-classes': { type: 'string', value: 'N', help: 'classifier size (default 1000)' },
+  },
+};
+
 export async function summaryCommand(argv: string[]): Promise<void> {
-  const usage = 'hybridvision summary <model> [--size H W] [--num-classes N]';
-  const { values, positionals } = parse(joinSize(argv), { size: { type: 'string' }, 'num-classes': { type: 'string' } }, usage);
-  if (positionals.length !== 1) throw new HybridVisionError(`expected one model name (usage: ${usage})`);
+  const { values, positionals } = parse(joinSize(argv), summarySpec);
+  if (positionals.length !== 1) throw usageError(summarySpec, 'expected one model name');
   const m = createModel(positionals[0], { numClasses: posInt(values['num-classes'], 'num-classes', 1000) });
   const r = m.spec.cfg.paper.resolution;
   const [h, w] = sizeValue(values.size, [r, r]);

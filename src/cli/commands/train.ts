@@ -16,17 +16,10 @@ import { evaluate } from '../../train/evaluate.js';
 import { fit, type FitOptions } from '../../train/fit.js';
 import { trainingReport } from '../../train/report.js';
 import { HybridVisionError } from '../../tensor.js';
-import { nonNegInt, parse, posInt } from '../args.js';
+import { nonNegInt, parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
 import { duration, Progress } from '../progress.js';
-
-function augmentOf(s: string | undefined, fallback: AugmentKind): AugmentKind {
-  if (s === undefined) return fallback;
-  const a = AUGMENT_KINDS.find((v) => v === s);
-  if (!a) throw new HybridVisionError(`--aug must be one of ${AUGMENT_KINDS.join(', ')}, got '${s}'`);
-  return a;
-}
 
 function num(s: string | undefined, name: string, fallback: number): number {
   if (s === undefined) return fallback;
@@ -35,19 +28,53 @@ function num(s: string | undefined, name: string, fallback: number): number {
   return v;
 }
 
+const str = (value: string, help: string, choices?: readonly string[]) => ({ type: 'string' as const, value, help, choices });
+const flag = (help: string) => ({ type: 'boolean' as const, help });
+
+export const trainSpec: CommandSpec = {
+  usage: 'train <model> --data fashion-mnist|DIR',
+  about:
+    'Trains (or fine-tunes, with --weights) a model: a live progress bar, a resumable checkpoint written atomically after every epoch, ' +
+    'then OUT/model.safetensors (official key names), the test-set accuracy and OUT/report.html (curves, confusion matrix).',
+  options: {
+    data: str('SRC', "'fashion-mnist' (the Debian IDX files) or a folder with one sub-folder of images per class"),
+    'data-path': str('DIR', 'where the Fashion-MNIST IDX files are (default /usr/share/datasets/fashion-mnist)'),
+    epochs: str('N', 'epochs (default 10)'),
+    batch: str('N', 'batch size (default 64)'),
+    size: str('S', 'square input size (default 32)'),
+    lr: str('X', 'peak learning rate (default 0.002)'),
+    'min-lr': str('X', 'cosine schedule: final learning rate (default lr/100)'),
+    warmup: str('EPOCHS', 'linear warm-up length, may be fractional (default 1)'),
+    schedule: str('', 'learning-rate schedule after the warm-up (default cosine)', ['cosine', 'step']),
+    'step-epochs': str('N', 'step schedule: epochs between decays (default epochs/3)'),
+    gamma: str('X', 'step schedule: factor per decay (default 0.1)'),
+    optimizer: str('', 'default adamw (decoupled weight decay)', ['adamw', 'sgd']),
+    momentum: str('X', 'SGD momentum (default 0.9)'),
+    'no-nesterov': flag('SGD: plain momentum instead of Nesterov'),
+    wd: str('X', 'weight decay, not applied to norms, biases and tokens (default 0.05)'),
+    smoothing: str('X', 'label smoothing (default 0.1)'),
+    clip: str('X', 'clip gradients to this global L2 norm'),
+    aug: str('', 'augmentation (default pad-crop for Fashion-MNIST, rrc for folders)', AUGMENT_KINDS),
+    shift: str('PX', 'pad-crop: largest shift in pixels'),
+    mixup: str('ALPHA', 'mixup with this Beta alpha'),
+    cutmix: str('ALPHA', 'cutmix with this Beta alpha'),
+    'mix-prob': str('P', 'probability of mixing a batch (default 1)'),
+    ema: str('DECAY', 'keep an EMA of the weights with this decay; its weights are saved'),
+    dropout: flag("enable the model's dropout rates"),
+    weights: str('FILE', 'start from these weights (safetensors or a PyTorch checkpoint); the head is replaced when the class count differs'),
+    freeze: str('', 'train only the classifier head', ['backbone']),
+    val: str('FRACTION', 'held-out validation fraction of the training set (default 0.1; 0 for none)'),
+    limit: str('N', 'train on a random subset of N images'),
+    seed: str('N', 'seed for initialisation, shuffling and augmentation (default 1)'),
+    threads: str('N', 'engine threads (default 2)'),
+    out: str('DIR', 'output folder (default runs/<model>-<data>)'),
+    resume: flag('continue the run in --out from its last checkpoint (same options)'),
+  },
+};
+
 export async function trainCommand(argv: string[]): Promise<void> {
-  const usage =
-    'hybridvision train <model> --data fashion-mnist|DIR [--epochs N] [--batch N] [--lr X] [--size S] [--weights FILE] [--freeze backbone] [--out DIR] [--resume] [--aug pad-crop|flip|rrc|none] [--shift PX] [--mixup A] [--cutmix A] [--ema D] [--dropout] [--limit N] [--seed N]';
-  const opt = { type: 'string' } as const;
-  const { values, positionals } = parse(
-    argv,
-    {
-      data: opt, 'data-path': opt, epochs: opt, batch: opt, lr: opt, 'min-lr': opt, warmup: opt, size: opt, wd: opt, optimizer: opt, smoothing: opt, clip: opt,
-      weights: opt, freeze: opt, out: opt, resume: { type: 'boolean' }, aug: opt, shift: opt, mixup: opt, cutmix: opt, 'mix-prob': opt, ema: opt, dropout: { type: 'boolean' }, limit: opt, seed: opt, val: opt, threads: opt,
-    },
-    usage,
-  );
-  if (positionals.length !== 1 || !values.data) throw new HybridVisionError(`expected a model and --data (usage: ${usage})`);
+  const { values, positionals } = parse(argv, trainSpec);
+  if (positionals.length !== 1 || !values.data) throw usageError(trainSpec, 'expected a model and --data');
   const name = positionals[0];
   const size = posInt(values.size, 'size', 32);
   const seed = posInt(values.seed, 'seed', 1) ;
@@ -73,18 +100,24 @@ export async function trainCommand(argv: string[]): Promise<void> {
     minLr: values['min-lr'] ? num(values['min-lr'], 'min-lr', 0) : undefined,
     warmupEpochs: num(values.warmup, 'warmup', 1),
     weightDecay: num(values.wd, 'wd', 0.05),
-    optimizer: values.optimizer === 'sgd' ? 'sgd' : 'adamw',
+    optimizer: values.optimizer ?? 'adamw',
+    momentum: values.momentum === undefined ? undefined : num(values.momentum, 'momentum', 0.9),
+    // Left undefined at their defaults so that a checkpoint's recorded options stay comparable across versions.
+    nesterov: values['no-nesterov'] ? false : undefined,
+    schedule: values.schedule,
+    stepEpochs: values['step-epochs'] === undefined ? undefined : posInt(values['step-epochs'], 'step-epochs', 1),
+    gamma: values.gamma === undefined ? undefined : num(values.gamma, 'gamma', 0.1),
     noDecayNormBias: true,
     labelSmoothing: num(values.smoothing, 'smoothing', 0.1),
     clipGrad: values.clip ? num(values.clip, 'clip', 0) : null,
-    augment: augmentOf(values.aug, data.pad > 0 ? 'pad-crop' : 'rrc'),
+    augment: (values.aug as AugmentKind | undefined) ?? (data.pad > 0 ? 'pad-crop' : 'rrc'),
     pad: data.pad,
     shift: values.shift === undefined ? undefined : nonNegInt(values.shift, 'shift'),
     flip: true,
     mix,
     emaDecay: values.ema ? num(values.ema, 'ema', 0.999) : null,
     dropout: Boolean(values.dropout),
-    freeze: values.freeze === 'backbone' ? 'backbone' : undefined,
+    freeze: values.freeze,
     seed,
     norm: { mean: data.mean, std: data.std, channelOrder: 'RGB' },
   };

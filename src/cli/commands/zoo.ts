@@ -1,7 +1,7 @@
 /** `hybridvision models [pattern]`: the zoo with live counts beside the paper's figures. */
 import { createModel, listModels } from '../../models/registry.js';
 import { summarize } from '../../models/summary.js';
-import { parse } from '../args.js';
+import { parse, type CommandSpec } from '../args.js';
 import { millions, table } from '../format.js';
 
 export function zooTable(pattern?: string): string {
@@ -24,8 +24,14 @@ export function zooTable(pattern?: string): string {
   return table(['model', 'res', 'params(M)', 'paper', 'MAdds(M)', 'paper', 'top-1', 'input'], rows);
 }
 
+export const zooSpec: CommandSpec = {
+  usage: 'models [pattern]',
+  about: "The zoo, filtered by a glob pattern: live parameter and MAdd counts beside the papers' figures, top-1 and input channel order.",
+  options: {},
+};
+
 export async function zooCommand(argv: string[]): Promise<void> {
-  const { positionals } = parse(argv, {}, 'hybridvision models [pattern]');
+  const { positionals } = parse(argv, zooSpec);
   console.log(zooTable(positionals[0]));
   console.log('\nparams and MAdds are counted from the built graph (1 MAdd per multiply-accumulate: convs, linears, attention products; no bias).');
   console.log("The papers' MAdds for MobileViT use the CVNets profiler convention, which undercounts attention.");

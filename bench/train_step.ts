@@ -2,8 +2,9 @@
  * Training-step benchmark: img/s of one fused training step (forward in train mode, label-smoothed
  * cross-entropy 0.1, backward, AdamW) at batch 32, 64x64, 10 classes, 2 threads; median of >= 10
  * steps after warm-up. Also prints what the output copies cost per step (run writing into the
- * pre-allocated buffers vs. fresh engine outputs vs. fetching only the loss) and the ratio against
- * the PyTorch CPU anchors measured on this machine kind (../shared/docs/anchors.md).
+ * pre-allocated buffers vs. fresh engine outputs vs. fetching only the loss), the ratio against
+ * the PyTorch CPU anchors measured on this machine kind (../shared/docs/anchors.md), and the step
+ * against the same model's inference forward at the same batch (a floor for what a step can cost).
  *
  * Usage: node dist/bench/train_step.js [model ...] [--batch 32] [--size 64] [--steps 12] [--warmup 3]
  *          [--threads 2] [--variants]   (--variants: also time each gradient-lowering choice)
@@ -17,6 +18,7 @@ import { fusedTrainOps } from '../src/graph/ops/batchnorm.js';
 import { adamw, TrainStep } from '../src/train/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { TRAIN_ANCHORS_IMG_S } from './anchors.js';
+import { benchModel } from '../src/runtime/benchmark.js';
 
 
 const { values, positionals } = parseArgs({
@@ -67,12 +69,14 @@ async function measure(name: string, flatOptimizer = true) {
   }
   const modes = await ts.timeOutputModes(batches[0].x, batches[0].y, 5);
   await ts.release();
-  return { compileMs, nodes: ts.nodeCount, median: median(times), best: Math.min(...times), loss, modes, outMB: ts.outputBytes / 2 ** 20 };
+  const evalFwd = await benchModel(createModel(name, { numClasses: 10, seed: 1, threads }), [B, 3, S, S], 20);
+  return { evalFwdMs: evalFwd.medianMs, compileMs, nodes: ts.nodeCount, median: median(times), best: Math.min(...times), loss, modes, outMB: ts.outputBytes / 2 ** 20 };
 }
 
 console.log(`train step: batch ${B}, ${S}x${S}, 10 classes, AdamW, label smoothing 0.1, ${threads} threads; median of ${steps} steps after ${warmup} warm-up`);
 const rows: (string | number)[][] = [];
 const copyRows: (string | number)[][] = [];
+const floorRows: (string | number)[][] = [];
 for (const name of models) {
   const r = await measure(name);
   const ips = (1000 * B) / r.median;
@@ -89,10 +93,18 @@ for (const name of models) {
     a ? `${(ips / a[1]).toFixed(2)}-${(ips / a[0]).toFixed(2)}` : '-',
     r.loss.toFixed(3),
   ]);
+  // the step time at which img/s would be twice the anchor's (fast end first)
+  const target = a ? [a[1], a[0]].map((v) => (1000 * B) / (2 * v)) : null;
+  const range = (f: (t: number) => number) => (target ? [...new Set(target.map((t) => f(t).toFixed(1)))].join('-') : '-');
+  floorRows.push([name, r.evalFwdMs.toFixed(1), r.median.toFixed(1), (r.median / r.evalFwdMs).toFixed(1), range((t) => t), range((t) => t / r.evalFwdMs)]);
   copyRows.push([name, r.outMB.toFixed(1), r.modes.prealloc.toFixed(1), r.modes.fresh.toFixed(1), r.modes.lossOnly.toFixed(1), (r.modes.prealloc - r.modes.lossOnly).toFixed(1), (r.modes.fresh - r.modes.lossOnly).toFixed(1)]);
 }
 console.log(table(['model', 'onnx_nodes', 'compile_s', 'step_ms_median', 'step_ms_best', 'img_per_s', 'torch_img_per_s', 'x_vs_torch', 'last_loss'], rows));
 console.log('x_vs_torch: our img/s over the PyTorch CPU anchor range (>1 = faster); same machine kind, other runs: compare ratios.');
+console.log('\nThe step against the same model\'s inference forward at this batch (eval graph: constant weights, BatchNorm folded, all engine fusions):');
+console.log(table(['model', 'eval_fwd_ms', 'step_ms', 'step_over_fwd', 'step_ms_for_2x_torch', 'that_over_fwd'], floorRows));
+console.log('A step does the forward and two gradients (about 3x the forward\'s multiply-adds) with weights as graph inputs (no prepacked layouts, BatchNorm not folded):');
+console.log('about 3 eval forwards is a practical floor for step_ms.');
 console.log('\nOutput copies per step (engine writes parameters, AdamW moments, BN statistics, logits, loss back to JS):');
 console.log(table(['model', 'output_MB', 'prealloc_ms', 'fresh_ms', 'loss_only_ms', 'copy_cost_prealloc_ms', 'copy_cost_fresh_ms'], copyRows));
 console.log('prealloc = run() writing into pre-allocated buffers; fresh = engine-allocated outputs; loss_only = same graph, only the loss fetched (no copies).');

@@ -7,7 +7,8 @@
  * against the same model's inference forward at the same batch (a floor for what a step can cost).
  *
  * Usage: node dist/bench/train_step.js [model ...] [--batch 32] [--size 64] [--steps 12] [--warmup 3]
- *          [--threads 2] [--variants]   (--variants: also time each gradient-lowering choice)
+ *          [--threads 2] [--variants] [--engine node|web]
+ *   --variants: also time each gradient-lowering choice; --engine web: onnxruntime-web's wasm build.
  */
 import '../src/node.js';
 import { parseArgs } from 'node:util';
@@ -17,8 +18,10 @@ import { getConvGradLowering, setConvGradLowering, type ConvGradLowering } from 
 import { fusedTrainOps } from '../src/graph/ops/batchnorm.js';
 import { adamw, TrainStep } from '../src/train/index.js';
 import type { HostTensor } from '../src/tensor.js';
-import { TRAIN_ANCHORS_IMG_S } from './anchors.js';
+import { TRAIN_ANCHORS_BEST_MS, TRAIN_ANCHORS_IMG_S } from './anchors.js';
 import { benchModel } from '../src/runtime/benchmark.js';
+import { getEngine, setEngine } from '../src/runtime/engine.js';
+import { webEngine } from '../src/runtime/web.js';
 
 
 const { values, positionals } = parseArgs({
@@ -29,6 +32,7 @@ const { values, positionals } = parseArgs({
     warmup: { type: 'string' },
     threads: { type: 'string' },
     variants: { type: 'boolean' },
+    engine: { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -37,6 +41,13 @@ const S = Number(values.size ?? 64);
 const steps = Math.max(10, Number(values.steps ?? 12));
 const warmup = Number(values.warmup ?? 3);
 const threads = Number(values.threads ?? 2);
+if (values.engine === 'web') {
+  // onnxruntime-web's wasm build (the browser engine), here under Node
+  const mod = await import('onnxruntime-web');
+  const ort = ((mod as { default?: unknown }).default ?? mod) as { env: { wasm: { numThreads: number } } };
+  ort.env.wasm.numThreads = threads;
+  setEngine(webEngine(ort));
+} else if (values.engine !== undefined && values.engine !== 'node') throw new Error(`--engine must be node or web, got '${values.engine}'`);
 const models = positionals.length ? positionals : Object.keys(TRAIN_ANCHORS_IMG_S).filter((m) => listModels().includes(m));
 
 function batch(seed: number): { x: HostTensor; y: number[] } {
@@ -67,13 +78,13 @@ async function measure(name: string, flatOptimizer = true) {
     loss = (await ts.run(b.x, b.y)).loss;
     times.push(performance.now() - t);
   }
-  const modes = await ts.timeOutputModes(batches[0].x, batches[0].y, 5);
+  const modes = await ts.timeOutputModes(batches[0].x, batches[0].y, 11);
   await ts.release();
   const evalFwd = await benchModel(createModel(name, { numClasses: 10, seed: 1, threads }), [B, 3, S, S], 20);
   return { evalFwdMs: evalFwd.medianMs, compileMs, nodes: ts.nodeCount, median: median(times), best: Math.min(...times), loss, modes, outMB: ts.outputBytes / 2 ** 20 };
 }
 
-console.log(`train step: batch ${B}, ${S}x${S}, 10 classes, AdamW, label smoothing 0.1, ${threads} threads; median of ${steps} steps after ${warmup} warm-up`);
+console.log(`train step on ${getEngine().name}: batch ${B}, ${S}x${S}, 10 classes, AdamW, label smoothing 0.1, ${threads} threads; median of ${steps} steps after ${warmup} warm-up`);
 const rows: (string | number)[][] = [];
 const copyRows: (string | number)[][] = [];
 const floorRows: (string | number)[][] = [];
@@ -91,6 +102,8 @@ for (const name of models) {
     ips.toFixed(1),
     a ? `${a[0]}-${a[1]}` : '-',
     a ? `${(ips / a[1]).toFixed(2)}-${(ips / a[0]).toFixed(2)}` : '-',
+    a ? TRAIN_ANCHORS_BEST_MS[name] : '-',
+    a ? (TRAIN_ANCHORS_BEST_MS[name] / r.best).toFixed(2) : '-',
     r.loss.toFixed(3),
   ]);
   // the step time at which img/s would be twice the anchor's (fast end first)
@@ -99,8 +112,9 @@ for (const name of models) {
   floorRows.push([name, r.evalFwdMs.toFixed(1), r.median.toFixed(1), (r.median / r.evalFwdMs).toFixed(1), range((t) => t), range((t) => t / r.evalFwdMs)]);
   copyRows.push([name, r.outMB.toFixed(1), r.modes.prealloc.toFixed(1), r.modes.fresh.toFixed(1), r.modes.lossOnly.toFixed(1), (r.modes.prealloc - r.modes.lossOnly).toFixed(1), (r.modes.fresh - r.modes.lossOnly).toFixed(1)]);
 }
-console.log(table(['model', 'onnx_nodes', 'compile_s', 'step_ms_median', 'step_ms_best', 'img_per_s', 'torch_img_per_s', 'x_vs_torch', 'last_loss'], rows));
-console.log('x_vs_torch: our img/s over the PyTorch CPU anchor range (>1 = faster); same machine kind, other runs: compare ratios.');
+console.log(table(['model', 'onnx_nodes', 'compile_s', 'step_ms_median', 'step_ms_best', 'img_per_s', 'torch_img_per_s', 'x_vs_torch', 'torch_best_ms', 'best_x_vs_torch', 'last_loss'], rows));
+console.log('x_vs_torch: our img/s over the PyTorch CPU anchor range, from medians (>1 = faster); best_x_vs_torch: PyTorch\'s best step over ours.');
+console.log('Same machine kind, other runs: compare ratios. PyTorch\'s medians move with load (OpenMP), hence the range and the best.');
 console.log('\nThe step against the same model\'s inference forward at this batch (eval graph: constant weights, BatchNorm folded, all engine fusions):');
 console.log(table(['model', 'eval_fwd_ms', 'step_ms', 'step_over_fwd', 'step_ms_for_2x_torch', 'that_over_fwd'], floorRows));
 console.log('A step does the forward and two gradients (about 3x the forward\'s multiply-adds) with weights as graph inputs (no prepacked layouts, BatchNorm not folded):');

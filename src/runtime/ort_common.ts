@@ -25,7 +25,8 @@ const ORT_TYPE: Record<string, string> = { float32: 'float32', int64: 'int64', i
 
 /**
  * `preallocatedWritten`: the binding writes pre-allocated outputs in place (onnxruntime-node does:
- * ORT's C API fills user-provided output values); otherwise runInto copies the returned data.
+ * ORT's C API fills user-provided output values); otherwise runInto fetches fresh outputs and copies
+ * them into the host buffers.
  */
 export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps: { preallocatedWritten?: boolean } = {}): Engine {
   const toOrt = (feeds: Record<string, HostTensor>): Record<string, OrtTensorLike> => {
@@ -59,16 +60,23 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
           return r;
         },
         async runInto(feeds, into, fetch = []) {
+          const r: Record<string, HostTensor> = {};
+          if (!caps.preallocatedWritten) {
+            // onnxruntime-web 1.30 returns a pre-allocated CPU output unwritten: fetch fresh outputs and copy.
+            const out = await s.run(toOrt(feeds), [...Object.keys(into), ...fetch]);
+            for (const [k, t] of Object.entries(out)) {
+              const dst = into[k];
+              if (dst) (dst.data as Float32Array).set(t.data as Float32Array);
+              else r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
+            }
+            return r;
+          }
           const fetches: Record<string, OrtTensorLike | null> = {};
           for (const [k, t] of Object.entries(into)) fetches[k] = new ort.Tensor(ORT_TYPE[t.dtype], t.data, t.shape);
           for (const k of fetch) fetches[k] = null;
           const out = await s.run(toOrt(feeds), fetches);
-          const r: Record<string, HostTensor> = {};
           for (const [k, t] of Object.entries(out)) {
-            const dst = into[k];
-            if (dst) {
-              if (!caps.preallocatedWritten && t.data !== dst.data) (dst.data as Float32Array).set(t.data as Float32Array);
-            } else r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
+            if (!into[k]) r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
           }
           return r;
         },

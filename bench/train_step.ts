@@ -43,10 +43,7 @@ const warmup = Number(values.warmup ?? 3);
 const threads = Number(values.threads ?? 2);
 if (values.engine === 'web') {
   // onnxruntime-web's wasm build (the browser engine), here under Node
-  const mod = await import('onnxruntime-web');
-  const ort = ((mod as { default?: unknown }).default ?? mod) as { env: { wasm: { numThreads: number } } };
-  ort.env.wasm.numThreads = threads;
-  setEngine(webEngine(ort));
+  setEngine(webEngine(await import('onnxruntime-web'), { threads }));
 } else if (values.engine !== undefined && values.engine !== 'node') throw new Error(`--engine must be node or web, got '${values.engine}'`);
 const models = positionals.length ? positionals : Object.keys(TRAIN_ANCHORS_IMG_S).filter((m) => listModels().includes(m));
 
@@ -80,7 +77,9 @@ async function measure(name: string, flatOptimizer = true) {
   }
   const modes = await ts.timeOutputModes(batches[0].x, batches[0].y, 11);
   await ts.release();
-  const evalFwd = await benchModel(createModel(name, { numClasses: 10, seed: 1, threads }), [B, 3, S, S], 20);
+  const evalModel = createModel(name, { numClasses: 10, seed: 1, threads });
+  const evalFwd = await benchModel(evalModel, [B, 3, S, S], 20);
+  await evalModel.dispose();
   return { evalFwdMs: evalFwd.medianMs, compileMs, nodes: ts.nodeCount, median: median(times), best: Math.min(...times), loss, modes, outMB: ts.outputBytes / 2 ** 20 };
 }
 

@@ -14,9 +14,7 @@ import { checkTrainCase, TRAIN_CASES } from './helpers/train_golden.js';
 import assert from 'node:assert/strict';
 
 const g = goldenOrSkip();
-const ort = ((ortWeb as { default?: unknown }).default ?? ortWeb) as { env: { wasm: { numThreads: number } } };
-ort.env.wasm.numThreads = 1;
-setEngine(webEngine(ort));
+setEngine(webEngine(ortWeb, { threads: 1 }));
 
 test('onnxruntime-web: official-weight logits of the golden MobileViTv3-XXS case', { skip: g.skip }, async () => {
   assert.equal(getEngine().name, 'onnxruntime-web');

@@ -23,6 +23,8 @@ export interface OrtModule {
 
 const ORT_TYPE: Record<string, string> = { float32: 'float32', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', float16: 'float16' };
 
+const fromOrt = (t: OrtTensorLike): HostTensor => ({ dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] });
+
 /**
  * `preallocatedWritten`: the binding writes pre-allocated outputs in place (onnxruntime-node does:
  * ORT's C API fills user-provided output values); otherwise runInto fetches fresh outputs and copies
@@ -55,7 +57,7 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
           const out = await s.run(toOrt(feeds), fetch);
           const r: Record<string, HostTensor> = {};
           for (const [k, t] of Object.entries(out)) {
-            r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
+            r[k] = fromOrt(t);
           }
           return r;
         },
@@ -67,7 +69,7 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
             for (const [k, t] of Object.entries(out)) {
               const dst = into[k];
               if (dst) (dst.data as Float32Array).set(t.data as Float32Array);
-              else r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
+              else r[k] = fromOrt(t);
             }
             return r;
           }
@@ -76,7 +78,7 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
           for (const k of fetch) fetches[k] = null;
           const out = await s.run(toOrt(feeds), fetches);
           for (const [k, t] of Object.entries(out)) {
-            if (!into[k]) r[k] = { dtype: t.type as HostTensor['dtype'], shape: [...t.dims], data: t.data as HostTensor['data'] };
+            if (!into[k]) r[k] = fromOrt(t);
           }
           return r;
         },

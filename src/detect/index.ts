@@ -1,0 +1,5 @@
+/** One detection API shared by SSDLite and RetinaNet: boxes, anchors, coders, matchers, NMS, post-processing. */
+export * from './boxes.js';
+export * from './nms.js';
+export * from './ssd.js';
+export * from './retinanet.js';

@@ -4,6 +4,8 @@ import '../node.js';
 import { HybridVisionError } from '../tensor.js';
 import { HelpRequested, helpText, type CommandSpec } from './args.js';
 import { benchCommand, benchSpec } from './commands/bench.js';
+import { cocoEvalCommand, cocoEvalSpec } from './commands/coco_eval.js';
+import { dataCommand, dataSpec } from './commands/data.js';
 import { evalCommand, evalSpec } from './commands/eval.js';
 import { exportCommand, exportSpec } from './commands/export.js';
 import { importCommand, importSpec } from './commands/import.js';
@@ -24,6 +26,8 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => Pro
   bench: { spec: benchSpec, run: benchCommand },
   train: { spec: trainSpec, run: trainCommand },
   eval: { spec: evalSpec, run: evalCommand },
+  'coco-eval': { spec: cocoEvalSpec, run: cocoEvalCommand },
+  data: { spec: dataSpec, run: dataCommand },
 };
 
 const HELP = [

@@ -11,6 +11,14 @@ export { summarize, type ModelSummary, type StageRow } from './models/summary.js
 export type { RgbImage } from './data/image.js';
 export { preprocess, batchImages, type PreprocessConfig } from './data/preprocess.js';
 export { IMAGENET_CLASSES } from './data/imagenet_classes.js';
+export * from './eval/index.js';
+export * from './detect/index.js';
+export { VOC_CLASSES, VOC_PALETTE, VOC_IGNORE_INDEX } from './data/voc_classes.js';
+export { COCO_91, COCO_81, COCO_80_CATEGORY_IDS, ssdLabelToCocoId } from './data/coco_classes.js';
+export { ADE20K_CLASSES, ade20kLabel } from './data/ade20k_classes.js';
+export { makeScene, sceneName, SCENE_DEFAULTS, type Scene, type SceneObject, type SceneOptions, type FmnistSource } from './data/fmnist_scenes.js';
+export { parseCocoInstances, type DetectionSet, type DetectionSample } from './data/coco_format.js';
+export { parseImageSetList, validateLabelMap } from './data/voc_format.js';
 export * from './train/index.js';
 export { fit, type FitOptions, type FitState, type EpochRecord } from './train/fit.js';
 export { evaluate, type EvalResult } from './train/evaluate.js';

@@ -78,3 +78,13 @@ test('malformed inputs give one-line errors', () => {
   assert.throws(() => cocoEvaluate(gt as any, []), /empty/);
   assert.throws(() => cocoEvaluate(gt as any, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], score: 'x' } as any]), /"score" must be a number/);
 });
+
+test('toCocoResults: normalised xyxy boxes become pixel xywh, background dropped, categories mapped', async () => {
+  const { toCocoResults } = await import('../src/eval/coco_results.js');
+  const { ssdLabelToCocoId } = await import('../src/data/coco_classes.js');
+  const r = toCocoResults(7, { boxes: [0.1, 0.2, 0.5, 0.6, 0, 0, 1, 1], scores: [0.9, 0.8], labels: [12, 0] }, ssdLabelToCocoId, { sx: 200, sy: 100 });
+  assert.equal(r.length, 1);
+  assert.equal(r[0].category_id, 13);
+  assert.deepEqual(r[0].bbox.map((v) => Math.round(v * 1e9) / 1e9), [20, 20, 80, 40]);
+  assert.equal(r[0].image_id, 7);
+});

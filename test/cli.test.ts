@@ -51,8 +51,8 @@ test('unknown model, unknown command and bad options give one-line errors', () =
 test('every command answers --help with its usage and options (exit 0); a value outside an option\'s choices is a one-line error', () => {
   const top = cli('--help');
   assert.equal(top.code, 0, top.err);
-  const names = [...top.out.matchAll(/^  (\w+) /gm)].map((m) => m[1]);
-  assert.deepEqual(names, ['models', 'summary', 'predict', 'run', 'import', 'export', 'bench', 'train', 'eval']);
+  const names = [...top.out.matchAll(/^  ([\w-]+) /gm)].map((m) => m[1]);
+  assert.deepEqual(names, ['models', 'summary', 'predict', 'run', 'import', 'export', 'bench', 'train', 'eval', 'coco-eval', 'data']);
   for (const name of names) {
     const r = cli(name, '--help');
     assert.equal(r.code, 0, `${name}: ${r.err}`);

@@ -16,7 +16,7 @@ export * from './detect/index.js';
 export { VOC_CLASSES, VOC_PALETTE, VOC_IGNORE_INDEX } from './data/voc_classes.js';
 export { COCO_91, COCO_81, COCO_80_CATEGORY_IDS, ssdLabelToCocoId } from './data/coco_classes.js';
 export { ADE20K_CLASSES, ade20kLabel } from './data/ade20k_classes.js';
-export { makeScene, sceneName, SCENE_DEFAULTS, type Scene, type SceneObject, type SceneOptions, type FmnistSource } from './data/fmnist_scenes.js';
+export { makeScene, makeSceneSet, sceneName, SCENE_DEFAULTS, type SceneSet, type Scene, type SceneObject, type SceneOptions, type FmnistSource } from './data/fmnist_scenes.js';
 export { parseCocoInstances, type DetectionSet, type DetectionSample } from './data/coco_format.js';
 export { parseImageSetList, validateLabelMap } from './data/voc_format.js';
 export * from './train/index.js';

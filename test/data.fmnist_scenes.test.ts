@@ -114,3 +114,15 @@ test('writing fmnist-scenes gives COCO and VOC folders the readers load back exa
   await assert.rejects(writeFmnistScenes({ out, count: 2, seed: 9, split: 'test', size: 96, source: src }), /already exists/);
   assert.ok(existsSync(join(out, 'instances_test.json')));
 });
+
+test('makeSceneSet holds the same scenes as makeScene, in order', async () => {
+  const { makeSceneSet } = await import('../src/data/fmnist_scenes.js');
+  const src = fakeSource();
+  const set = makeSceneSet(src, 4, 3, { size: 90 });
+  for (let i = 0; i < 3; i++) {
+    const s = makeScene(src, 4, i, { size: 90 });
+    assert.deepEqual(set.pixels.subarray(i * 8100, (i + 1) * 8100), s.pixels);
+    assert.deepEqual(set.masks.subarray(i * 8100, (i + 1) * 8100), s.mask);
+    assert.deepEqual(set.objects[i], s.objects);
+  }
+});

@@ -134,3 +134,15 @@ test('SSD box coding round-trips and the default config has the official layout'
   assert.ok(m.labels.every((l) => l === 0));
   assert.equal(m.locations[2], -Infinity);
 });
+
+test('ssdTargets normalises pixel boxes: same labels as matching the normalised boxes; Transformers.js result shape', async () => {
+  const { ssdTargets, toDetectionObjects } = await import('../src/detect/index.js');
+  const anchors = ssdAnchors(ssdGridSizes(320, 320));
+  const px = Float32Array.from([32, 64, 160, 192, 200, 10, 300, 90]);
+  const t = ssdTargets(px, [3, 7], 320, 320, anchors);
+  const m = ssdMatch(Float32Array.from([0.1, 0.2, 0.5, 0.6, 0.625, 0.03125, 0.9375, 0.28125]), [3, 7], anchors);
+  assert.deepEqual(t.labels, m.labels);
+  assert.ok(t.labels.includes(3) && t.labels.includes(7));
+  const o = toDetectionObjects({ boxes: [0.1, 0.2, 0.5, 0.6], scores: [0.9], labels: [1] }, ['background', 'person'], { sx: 100, sy: 50 });
+  assert.deepEqual(o, [{ label: 'person', score: 0.9, box: { xmin: 10, ymin: 10, xmax: 50, ymax: 30 } }]);
+});

@@ -154,3 +154,29 @@ export function makeScene(src: FmnistSource, seed: number, index: number, option
 export function sceneName(split: string, index: number): string {
   return `${split}_${String(index).padStart(6, '0')}`;
 }
+
+export interface SceneSet {
+  count: number;
+  size: number;
+  /** count × size × size gray bytes */
+  pixels: Uint8Array;
+  /** count × size × size class maps */
+  masks: Uint8Array;
+  /** per scene; detection label k + 1 and mask value k + 1 both mean Fashion-MNIST class k */
+  objects: SceneObject[][];
+}
+
+/** Scenes 0..count−1 in memory (the same content `hybridvision data fmnist-scenes` writes, before JPEG). */
+export function makeSceneSet(src: FmnistSource, seed: number, count: number, options: SceneOptions = {}): SceneSet {
+  const size = options.size ?? SCENE_DEFAULTS.size;
+  const px = new Uint8Array(count * size * size);
+  const masks = new Uint8Array(count * size * size);
+  const objects: SceneObject[][] = [];
+  for (let i = 0; i < count; i++) {
+    const s = makeScene(src, seed, i, options);
+    px.set(s.pixels, i * size * size);
+    masks.set(s.mask, i * size * size);
+    objects.push(s.objects);
+  }
+  return { count, size, pixels: px, masks, objects };
+}

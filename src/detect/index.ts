@@ -3,3 +3,4 @@ export * from './boxes.js';
 export * from './nms.js';
 export * from './ssd.js';
 export * from './retinanet.js';
+export * from './targets.js';

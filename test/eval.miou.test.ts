@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfusionMatrix } from '../src/eval/segmentation.js';
+import { ConfusionMatrix, cvnetsTrainingIou } from '../src/eval/segmentation.js';
 import { goldenOrSkip } from './helpers/golden.js';
 import { readRawSafetensors } from './helpers/raw_safetensors.js';
 
@@ -32,6 +32,10 @@ for (const name of cases) {
     m.perClassIoU.forEach((v, c) => (s.per_class_IoU[c] === null ? assert.equal(v, null) : assert.ok(Math.abs(v! - s.per_class_IoU[c]) <= tol, `IoU[${c}]`)));
     assert.ok(Math.abs(m.pixelAccuracy - s.pixel_accuracy) <= tol);
     assert.ok(Math.abs(m.meanClassAccuracy - s.mean_class_accuracy) <= tol);
+    const cv = man.cvnets.training_metric_iou;
+    const ours = cvnetsTrainingIou([{ pred, label, n: N }], C);
+    assert.ok(Math.abs(ours - cv.value_unrounded) <= man.tolerance_suggestion.cvnets_training_metric_atol, `cvnets iou ${ours} vs ${cv.value_unrounded}`);
+    assert.equal(Math.round(ours * 1e4) / 1e4, cv.value_percent_rounded_4);
   });
 }
 

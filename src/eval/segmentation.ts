@@ -91,3 +91,37 @@ export function segmentationMetrics(cm: ArrayLike<number>, C: number): Segmentat
   }
   return { mIoU: n ? sum / n : NaN, perClassIoU, classesInUnion: n, pixelAccuracy: total ? trace / total : NaN, meanClassAccuracy: accN ? accSum / accN : NaN, keptPixels: total };
 }
+
+/**
+ * The "iou" cvnets reports while training (metrics/intersection_over_union.py + stats.py), for
+ * comparing with its logs; not the standard mIoU. Per batch: intersection, prediction and label areas
+ * per class over non-ignored pixels, union = pred + label − inter + 1e-7 (float32); over batches,
+ * inter·n and union·n accumulate (n = images in the batch); the result is the mean over ALL classes
+ * of inter/union × 100, so a class absent from both counts as 0. cvnets prints it rounded to 4 decimals.
+ */
+export function cvnetsTrainingIou(batches: { pred: ArrayLike<number>; label: ArrayLike<number>; n: number }[], numClasses: number, ignoreIndex = IGNORE_INDEX): number {
+  const f = Math.fround;
+  const C = numClasses;
+  const inter = new Float64Array(C);
+  const union = new Float64Array(C);
+  for (const { pred, label, n } of batches) {
+    const ai = new Float64Array(C);
+    const ap = new Float64Array(C);
+    const al = new Float64Array(C);
+    for (let i = 0; i < label.length; i++) {
+      const l = label[i];
+      if (l === ignoreIndex) continue;
+      const p = pred[i];
+      if (p >= 0 && p < C) ap[p]++;
+      if (l >= 0 && l < C) al[l]++;
+      if (p === l && l >= 0 && l < C) ai[l]++;
+    }
+    for (let c = 0; c < C; c++) {
+      inter[c] = f(inter[c] + f(ai[c] * n));
+      union[c] = f(union[c] + f(f(f(f(ap[c] + al[c]) - ai[c]) + f(1e-7)) * n));
+    }
+  }
+  let s = 0;
+  for (let c = 0; c < C; c++) s = f(s + f(inter[c] / union[c]));
+  return f(f(s / C) * 100);
+}

@@ -13,6 +13,7 @@ export { preprocess, batchImages, type PreprocessConfig } from './data/preproces
 export { IMAGENET_CLASSES } from './data/imagenet_classes.js';
 export * from './eval/index.js';
 export * from './detect/index.js';
+export * from './segment/index.js';
 export { VOC_CLASSES, VOC_PALETTE, VOC_IGNORE_INDEX } from './data/voc_classes.js';
 export { COCO_91, COCO_81, COCO_80_CATEGORY_IDS, ssdLabelToCocoId } from './data/coco_classes.js';
 export { ADE20K_CLASSES, ade20kLabel } from './data/ade20k_classes.js';

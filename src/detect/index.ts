@@ -4,3 +4,4 @@ export * from './nms.js';
 export * from './ssd.js';
 export * from './retinanet.js';
 export * from './targets.js';
+export * from './head_layout.js';

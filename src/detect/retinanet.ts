@@ -165,13 +165,15 @@ export function retinaMatch(gtBoxes: Float32Array, anchors: Float32Array, high =
   const out = new Int32Array(A).fill(BELOW_LOW_THRESHOLD);
   if (G === 0) return out;
   const iou = boxIou(gtBoxes, anchors); // [G, A]
+  const lo = f(low); // float32 tensor vs threshold: torch casts the threshold to float32
+  const hi = f(high);
   const all = new Int32Array(A);
   for (let a = 0; a < A; a++) {
     let m = -Infinity;
     let mi = 0;
     for (let g = 0; g < G; g++) if (iou[g * A + a] > m) (m = iou[g * A + a]), (mi = g);
     all[a] = mi;
-    out[a] = m < low ? BELOW_LOW_THRESHOLD : m < high ? BETWEEN_THRESHOLDS : mi;
+    out[a] = m < lo ? BELOW_LOW_THRESHOLD : m < hi ? BETWEEN_THRESHOLDS : mi;
   }
   if (allowLowQuality)
     for (let g = 0; g < G; g++) {
@@ -250,13 +252,14 @@ export function retinaPostprocess(clsLogits: Float32Array, bboxRegression: Float
   const labels: number[] = [];
   const anchorIdx: number[] = [];
   const perLevel: number[] = [];
+  const thr = f(opts.scoreThreshold); // torch compares a float32 tensor with the threshold cast to float32
   let start = 0;
   for (const count of anchorsPerLevel) {
     const flat: number[] = [];
     const sc: number[] = [];
     for (let i = start * C; i < (start + count) * C; i++) {
       const s = f(1 / (1 + Math.exp(-clsLogits[i])));
-      if (s > opts.scoreThreshold) flat.push(i - start * C), sc.push(s);
+      if (s > thr) flat.push(i - start * C), sc.push(s);
     }
     const order = argsortDesc(sc).slice(0, Math.min(opts.topkCandidates, sc.length));
     const idx = order.map((k) => start + Math.floor(flat[k] / C));

@@ -172,7 +172,7 @@ export function ssdMatch(gtBoxes: Float32Array, gtLabels: ArrayLike<number>, anc
   for (let g = 0; g < G; g++) bestIdx[bestPrior[g]] = g;
   for (let g = 0; g < G; g++) best[bestPrior[g]] = 2;
   const labels = new Int32Array(N);
-  for (let n = 0; n < N; n++) labels[n] = best[n] < iouThreshold ? 0 : gl[bestIdx[n]];
+  for (let n = 0; n < N; n++) labels[n] = best[n] < f(iouThreshold) ? 0 : gl[bestIdx[n]];
   const matched = xyxyToCxcywh(gatherBoxes(gb, bestIdx));
   const locations = ssdEncode(matched, anchors, v);
   return { labels, locations, gtIndex: empty ? new Int32Array(N).fill(-1) : bestIdx };
@@ -307,9 +307,10 @@ export function ssdPostprocess(clsLogits: Float32Array, boxReg: Float32Array, an
   const candIdx: number[] = [];
   const candLab: number[] = [];
   const candSc: number[] = [];
+  const thr = f(opts.confThreshold); // torch compares a float32 tensor with the threshold cast to float32
   for (let c = 1; c < C; c++) {
     let idx: number[] = [];
-    for (let n = 0; n < N; n++) if (probs[n * C + c] > opts.confThreshold) idx.push(n);
+    for (let n = 0; n < N; n++) if (probs[n * C + c] > thr) idx.push(n);
     if (idx.length === 0) continue;
     const sc = (n: number) => probs[n * C + c];
     if (opts.topKBeforeNms !== null && idx.length > opts.topKBeforeNms) {

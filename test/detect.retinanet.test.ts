@@ -135,3 +135,23 @@ test('NMS: strict > threshold, zero-area boxes never suppress, batched paths agr
   assert.deepEqual(a1, a2);
   assert.ok(a1.length < n && a1.length > 50);
 });
+
+test('RetinaNet transform: normalised, zero-padded batch equals the golden batched_input bit for bit; sizes and scales', { skip: g.skip }, async () => {
+  const { rcnnTransform, rcnnScale, rcnnRescaleBoxes } = await import('../src/detect/index.js');
+  const name = 'retina_mf151m_nc91_224x320_200x320_b2';
+  const man = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
+  const t = readRawSafetensors(join(dir, `${name}.io.safetensors`));
+  const tr = man.transform;
+  const images = man.image_sizes.map(([h, w]: [number, number], i: number) => ({ data: f32(t.get(`input.${i}`)!), height: h, width: w }));
+  const r = rcnnTransform(images, { minSize: tr.min_size, maxSize: tr.max_size, mean: tr.image_mean, std: tr.image_std, sizeDivisible: tr.size_divisible });
+  assert.deepEqual([r.paddedHeight, r.paddedWidth], man.batched_input_shape.slice(2));
+  assert.deepEqual(r.imageSizes, man.image_sizes);
+  assert.deepEqual(r.batch, f32(t.get('batched_input')!));
+  assert.equal(rcnnScale(200, 320, 224, 320), 1);
+  assert.equal(rcnnScale(480, 640, 800, 1333), Math.fround(Math.fround(800) / 480));
+  const big = rcnnTransform([{ data: new Float32Array(3 * 10 * 20).fill(0.5), height: 10, width: 20 }], { ...tr, minSize: 20, maxSize: 40, mean: [0, 0, 0], std: [1, 1, 1], sizeDivisible: 32 });
+  assert.deepEqual(big.imageSizes, [[20, 40]]);
+  assert.deepEqual([big.paddedHeight, big.paddedWidth], [32, 64]);
+  assert.ok(Math.abs(big.batch[0] - 0.5) < 1e-7 && big.batch[30 * 64] === 0);
+  assert.deepEqual([...rcnnRescaleBoxes(Float32Array.from([2, 4, 20, 40]), [20, 40], [10, 20])], [1, 2, 10, 20]);
+});

@@ -5,3 +5,4 @@ export * from './ssd.js';
 export * from './retinanet.js';
 export * from './targets.js';
 export * from './head_layout.js';
+export * from './retina_transform.js';

@@ -146,3 +146,19 @@ test('ssdTargets normalises pixel boxes: same labels as matching the normalised 
   const o = toDetectionObjects({ boxes: [0.1, 0.2, 0.5, 0.6], scores: [0.9], labels: [1] }, ['background', 'person'], { sx: 100, sy: 50 });
   assert.deepEqual(o, [{ label: 'person', score: 0.9, box: { xmin: 10, ymin: 10, xmax: 50, ymax: 30 } }]);
 });
+
+test('SSD post-processing options: a per-image cap on the per-class mode keeps the best scores; a higher threshold keeps a subset', { skip: g.skip }, () => {
+  const t = readRawSafetensors(join(dense, 'ssdlite_mobilevitv3_xxs_coco.io.safetensors'));
+  const anchors = ssdAnchors(ssdGridSizes(320, 320));
+  const cls = f32(t.get('cls_logits')!);
+  const reg = f32(t.get('box_regressions')!);
+  const full = ssdPostprocess(cls, reg, anchors, 81, SSD_POSTPROCESS_V1);
+  const capped = ssdPostprocess(cls, reg, anchors, 81, { ...SSD_POSTPROCESS_V1, maxDetections: 50 });
+  assert.equal(capped.scores.length, 50);
+  const best = [...full.scores].sort((a, b) => b - a).slice(0, 50);
+  assert.deepEqual([...capped.scores], best);
+  const strict = ssdPostprocess(cls, reg, anchors, 81, { ...SSD_POSTPROCESS_V1, confThreshold: 0.3 });
+  const keys = new Set([...full.anchorIndex].map((a, i) => `${a}:${full.labels[i]}`));
+  assert.ok(strict.scores.length > 0 && strict.scores.length < full.scores.length);
+  strict.anchorIndex.forEach((a, i) => assert.ok(strict.scores[i] > Math.fround(0.3) && keys.has(`${a}:${strict.labels[i]}`)));
+});

@@ -329,14 +329,11 @@ export function ssdPostprocess(clsLogits: Float32Array, boxReg: Float32Array, an
     let keep = batchedNms(gatherBoxes(boxes, candIdx), candSc, candLab, opts.nmsIouThreshold);
     if (opts.maxDetections !== null) keep = keep.slice(0, opts.maxDetections);
     for (const k of keep) outIdx.push(candIdx[k]), outLab.push(candLab[k]), outSc.push(candSc[k]);
-  } else if (opts.maxDetections !== null && outIdx.length > opts.maxDetections) {
-    const order = argsortDesc(outSc).slice(0, opts.maxDetections);
-    const [i2, l2, s2] = [order.map((k) => outIdx[k]), order.map((k) => outLab[k]), order.map((k) => outSc[k])];
-    outIdx.splice(0, Infinity, ...i2);
-    outLab.splice(0, Infinity, ...l2);
-    outSc.splice(0, Infinity, ...s2);
   }
-  return { boxes: gatherBoxes(boxes, outIdx), scores: Float32Array.from(outSc), labels: Int32Array.from(outLab), anchorIndex: Int32Array.from(outIdx) };
+  // A per-image cap on per-class output (not an official setting) keeps the best scores, in score order.
+  const order = opts.mode === 'per-class' && opts.maxDetections !== null && outIdx.length > opts.maxDetections ? argsortDesc(outSc).slice(0, opts.maxDetections) : outIdx.map((_, k) => k);
+  const pick = order.map((k) => outIdx[k]);
+  return { boxes: gatherBoxes(boxes, pick), scores: Float32Array.from(order, (k) => outSc[k]), labels: Int32Array.from(order, (k) => outLab[k]), anchorIndex: Int32Array.from(pick) };
 }
 
 /** The official evaluator's pixel conversion: x·W, y·H, clipped to [0, W] / [0, H]. */

@@ -20,6 +20,7 @@ export { ADE20K_CLASSES, ade20kLabel } from './data/ade20k_classes.js';
 export { makeScene, makeSceneSet, sceneName, SCENE_DEFAULTS, type SceneSet, type Scene, type SceneObject, type SceneOptions, type FmnistSource } from './data/fmnist_scenes.js';
 export { parseCocoInstances, type DetectionSet, type DetectionSample } from './data/coco_format.js';
 export { parseImageSetList, validateLabelMap } from './data/voc_format.js';
+export { resizeDetectionSample, resizeLabelMap, flipBoxes, type DetectionDataset, type SegmentationDataset } from './data/dense_dataset.js';
 export * from './train/index.js';
 export { fit, type FitOptions, type FitState, type EpochRecord } from './train/fit.js';
 export { evaluate, type EvalResult } from './train/evaluate.js';

@@ -18,4 +18,5 @@ export { writeFmnistScenes, SCENE_CATEGORIES } from './data/fmnist_scenes_node.j
 export { readCocoFolder, findInstancesFile, type CocoFolder } from './data/coco_format_node.js';
 export { readVocFolder, readLabelPng, type SegmentationSample } from './data/voc_format_node.js';
 export { encodePng, decodePng, type PngImage } from './data/png_node.js';
+export { loadDetectionFolder, loadSegmentationFolder } from './data/dense_dataset_node.js';
 export { saveTrainCheckpoint, loadTrainCheckpoint } from './train/checkpoint_node.js';

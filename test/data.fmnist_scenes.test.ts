@@ -126,3 +126,22 @@ test('makeSceneSet holds the same scenes as makeScene, in order', async () => {
     assert.deepEqual(set.objects[i], s.objects);
   }
 });
+
+test('detection and segmentation folders load into memory at a model size (boxes scaled, labels nearest)', async () => {
+  const { loadDetectionFolder, loadSegmentationFolder } = await import('../src/data/dense_dataset_node.js');
+  const { flipBoxes, resizeLabelMap } = await import('../src/data/dense_dataset.js');
+  const out = join(mkdtempSync(join(tmpdir(), 'hv-dense-')), 'set');
+  const src = fakeSource();
+  await writeFmnistScenes({ out, count: 3, seed: 8, split: 'train', size: 96, source: src });
+  const det = await loadDetectionFolder(out, 'train', 64);
+  const seg = await loadSegmentationFolder(out, 'train', 48, ['background', ...'0123456789'.split('')]);
+  for (let i = 0; i < 3; i++) {
+    const s = makeScene(src, 8, i, { size: 96 });
+    assert.deepEqual([...det.boxes[i]], s.objects.flatMap((o) => o.box.map((v) => Math.fround((v * 64) / 96))));
+    assert.deepEqual([...det.labels[i]], s.objects.map((o) => o.label + 1));
+    assert.deepEqual(seg.labels.subarray(i * 48 * 48, (i + 1) * 48 * 48), resizeLabelMap(s.mask, 96, 96, 48, 48));
+  }
+  assert.equal(det.pixels.length, 3 * 64 * 64 * 3);
+  assert.deepEqual([...resizeLabelMap(Uint8Array.from([1, 2, 3, 4]), 2, 2, 4, 4)], [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
+  assert.deepEqual([...flipBoxes(Float32Array.from([10, 2, 30, 8]), 100)], [70, 2, 90, 8]);
+});

@@ -103,7 +103,7 @@ export async function withFileName<T>(path: string, read: () => T | Promise<T>):
   try {
     return await read();
   } catch (e) {
-    if (e instanceof HybridVisionError) throw e.message.startsWith(name) ? e : new HybridVisionError(`${name}: ${e.message}`);
+    if (e instanceof HybridVisionError) throw e.message.includes(name) ? e : new HybridVisionError(`${name}: ${e.message}`);
     if (e instanceof RangeError && /call stack/i.test(e.message)) throw new HybridVisionError(`${name}: the file nests values too deeply to read`);
     const msg = cleanText(String((e as Error)?.message ?? e).split('\n')[0]!, 200);
     throw new HybridVisionError(`${name}: cannot read it (${msg})`);

@@ -45,5 +45,5 @@ export function describeValue(v: unknown, depth = 2): string {
   if (v instanceof Map) return `dict(${v.size} items)`;
   if (v instanceof Set) return `set(${v.size} items)`;
   const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' && name ? `a ${cleanText(name, 40)} object` : 'an object';
+  return typeof name === 'string' && name && name !== 'Object' ? `a ${cleanText(name, 40)} object` : 'an object';
 }

@@ -58,12 +58,8 @@ function assertRefused(args: string[], path: string, pattern: RegExp): void {
   assert.ok(r.ms < MAX_MS, `${r.ms.toFixed(0)} ms for ${what}`);
 }
 
-let inputFile = '';
+const inputFile = file('input.safetensors', writeSafetensors({ input: { dtype: 'float32', shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64) } }));
 const runWith = (weights: string) => ['run', 'mobilevitv3_xxs', '--weights', weights, '--input', inputFile, '--output', join(tmp, 'out.safetensors')];
-
-test('setup: an input tensor file', () => {
-  inputFile = file('input.safetensors', writeSafetensors({ input: { dtype: 'float32', shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64) } }));
-});
 
 // ---- builders
 

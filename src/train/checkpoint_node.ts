@@ -144,7 +144,7 @@ export function prepareRunDir(out: string): () => void {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST' || attempt > 0) throw code === 'EEXIST' ? anotherRun(out, lock) : describeDirError(e, out);
       const owner = readLock(lock);
-      if (owner && owner.host === hostname() && alive(owner.pid) && owner.pid !== process.pid) throw anotherRun(out, lock, owner.pid);
+      if (owner && owner.host === hostname() && alive(owner.pid)) throw anotherRun(out, lock, owner.pid);
       if (owner && owner.host !== hostname()) throw anotherRun(out, lock, owner.pid, owner.host);
       try {
         unlinkSync(lock); // a dead run's lock

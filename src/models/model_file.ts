@@ -99,25 +99,16 @@ function validateLabels(file: string, raw: unknown): string[] {
   return raw.map((x: string) => cleanText(x, 1000));
 }
 
-/**
- * A model from checkpoint bytes: hybridvision files name their architecture, labels and
- * preprocessing; any other checkpoint (safetensors or PyTorch) needs `name`. The metadata is
- * validated before use; errors name the file.
- */
-export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: { threads?: number; fileLabel?: string } = {}): Promise<HybridModel> {
-  const file = cleanText(opts.fileLabel ?? 'checkpoint');
-  let meta: Record<string, string> = {};
-  let weights: Map<string, HostTensor>;
-  if (isSafetensors(bytes)) {
-    const f = readSafetensors(bytes);
-    meta = f.metadata;
-    weights = f.tensors;
-  } else weights = await readCheckpoint(bytes, opts.fileLabel);
+/** What a model file's metadata says, validated: the architecture, class names and preprocessing. */
+export interface ModelFileMeta {
+  model?: string;
+  labels?: string[];
+  cfg?: Partial<PretrainedCfg>;
+}
+
+/** Validates a safetensors model file's metadata before any of it is used; errors name the file. */
+export function modelFileMeta(file: string, meta: Readonly<Record<string, string>>): ModelFileMeta {
   const own = (k: string): string | undefined => (Object.prototype.hasOwnProperty.call(meta, k) ? meta[k] : undefined);
-  const recorded = own('model');
-  const arch = name ?? recorded;
-  if (!arch) throw new HybridVisionError(`${file} does not name its model: pass the model name`);
-  if (name && recorded && recorded !== name) throw new HybridVisionError(`${file} holds a ${cleanText(recorded, 60)}, not a ${name}`);
   const labelsText = own('labels');
   const cfgText = own('cfg');
   const labels = labelsText === undefined ? undefined : validateLabels(file, parseMetaJson(file, 'labels', labelsText));
@@ -125,5 +116,25 @@ export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: { t
   const nc = own('num_classes');
   if (nc !== undefined && !(/^\d+$/.test(nc) && isInt(Number(nc), 1, MAX_CLASSES))) throw badMeta(file, 'num_classes', `is ${describeValue(nc)}; it must be a whole number 1..${MAX_CLASSES}`);
   if (labels && nc !== undefined && labels.length !== Number(nc)) throw badMeta(file, 'labels', `has ${labels.length} names for ${nc} classes`);
-  return createModel(arch, { weights, threads: opts.threads, labels, cfg });
+  return { model: own('model'), labels, cfg };
+}
+
+/**
+ * A model from checkpoint bytes: hybridvision files name their architecture, labels and
+ * preprocessing; any other checkpoint (safetensors or PyTorch) needs `name`. The metadata is
+ * validated before use; errors name the file.
+ */
+export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: { threads?: number; fileLabel?: string } = {}): Promise<HybridModel> {
+  const file = cleanText(opts.fileLabel ?? 'checkpoint');
+  let meta: ModelFileMeta = {};
+  let weights: Map<string, HostTensor>;
+  if (isSafetensors(bytes)) {
+    const f = readSafetensors(bytes);
+    meta = modelFileMeta(file, f.metadata);
+    weights = f.tensors;
+  } else weights = await readCheckpoint(bytes, opts.fileLabel);
+  const arch = name ?? meta.model;
+  if (!arch) throw new HybridVisionError(`${file} does not name its model: pass the model name`);
+  if (name && meta.model && meta.model !== name) throw new HybridVisionError(`${file} holds a ${cleanText(meta.model, 60)}, not a ${name}`);
+  return createModel(arch, { weights, threads: opts.threads, labels: meta.labels, cfg: meta.cfg });
 }

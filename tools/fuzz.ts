@@ -251,6 +251,17 @@ async function readOne(name: string, bytes: Uint8Array): Promise<number> {
 
 // ---- worker
 
+/** $HV_FUZZ_SELFTEST=error|hang|memory makes the 4th input of a worker fail that way (tests the harness). */
+const selfTest = process.env.HV_FUZZ_SELFTEST;
+let retained: Uint8Array[] = [];
+function injectFault(kind: string): void {
+  if (kind === 'error') throw new TypeError('injected fault');
+  if (kind === 'hang') for (;;);
+  if (kind === 'memory') {
+    for (let k = 0; k < 24; k++) retained.push(new Uint8Array(16 * 2 ** 20).fill(k + 1));
+  }
+}
+
 type WorkerMsg = { t: 'start'; i: number } | { t: 'done'; i: number; outcome: 'ok' | 'refused' | 'error'; message?: string; rss: number; size: number } | { t: 'ready'; baseRss: number };
 
 async function worker(seed: number, start: number, count: number): Promise<void> {
@@ -268,6 +279,7 @@ async function worker(seed: number, start: number, count: number): Promise<void>
     let outcome: 'ok' | 'refused' | 'error' = 'ok';
     let message: string | undefined;
     try {
+      if (i === start + 3 && selfTest) injectFault(selfTest);
       await readOne(x.name, x.bytes);
     } catch (e) {
       if (e instanceof HybridVisionError) {
@@ -279,6 +291,7 @@ async function worker(seed: number, start: number, count: number): Promise<void>
       }
     }
     send({ t: 'done', i, outcome, message, rss: process.resourceUsage().maxRSS * 1024, size: x.bytes.length });
+    retained = [];
   }
   process.disconnect();
 }

@@ -154,8 +154,9 @@ const sixteen = f32Bytes([1, 2, 3, 4]);
 
 test('stride-0 views of a 16-byte storage (.pt and .pth.tar) are refused before any expansion', () => {
   const big = (k: string) => tensorNode(storage('0', 4, [2 ** 29], [0]));
-  const a = file('stride0.pt', pt([['a', big('a')], ['b', big('b')]], new Map([['0', sixteen]])));
-  assert.ok(a.length < 2000);
+  const bytes = pt([['a', big('a')], ['b', big('b')]], new Map([['0', sixteen]]));
+  assert.ok(bytes.length < 2000, `${bytes.length} bytes`);
+  const a = file('stride0.pt', bytes);
   assertRefused(runWith(a), a, /has 536870912 elements but its storage only 4; refusing to expand/);
   const legacy = (k: string) => tensorNode(storage('0', 4, [2 ** 29], [0]), true);
   const b = file('stride0.pth.tar', pthTar([['a', legacy('a')], ['b', legacy('b')]], [{ key: '0', elemSize: 4, data: sixteen }]));
@@ -216,6 +217,22 @@ test('LONG4 with a 160 KB payload is refused at once (.pth.tar and .pt)', () => 
   const text = new Raw([0x4c, ...new TextEncoder().encode('9'.repeat(200_000)), 0x0a]);
   const c = file('long-text.pt', buildTorchZip('archive', dumpsTorch(new OrderedDictNode([['n', text]])), new Map()));
   assertRefused(runWith(c), c, /bad LONG literal/);
+});
+
+test('a pickle that rebuilds one big memoised list a thousand times is refused (work budget)', () => {
+  const w = new PickleWriter(2);
+  w.byte(0x7d); // the result dict
+  w.global('builtins', 'set'); // memo 0
+  w.byte(0x5d, 0x71, 0x01, 0x28); // EMPTY_LIST, BINPUT 1, MARK
+  for (let i = 0; i < 100_000; i++) w.byte(0x4b, i & 0xff);
+  w.byte(0x65, 0x30); // APPENDS, POP
+  w.byte(0x28); // MARK for SETITEMS
+  for (let i = 0; i < 1000; i++) w.value(i).byte(0x68, 0x00, 0x68, 0x01, 0x85, 0x52); // key, set((list,))
+  w.byte(0x75); // SETITEMS
+  const bytes = buildLegacyCheckpoint(w.finish(), []);
+  assert.ok(bytes.length < 300_000, `${bytes.length} bytes`);
+  const a = file('amplify.pth.tar', bytes);
+  assertRefused(runWith(a), a, /the pickle asks for more work than its size allows/);
 });
 
 // ---- 4. raw JavaScript errors

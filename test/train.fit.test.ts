@@ -284,3 +284,23 @@ test('a read-only --out is refused before training starts', () => {
     }
   }
 });
+
+test('CLI: a run killed after its last checkpoint, resumed, writes the trained model, not a fresh one', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hv-resume-cli-'));
+  const args = ['train', 'mobilevitv3_xxs', '--data', 'fashion-mnist', '--limit', '96', '--epochs', '1', '--batch', '16', '--val', '0', '--out', dir];
+  const first = runLimited(args, { heapMb: 2048, timeoutMs: 300_000 });
+  assert.equal(first.code, 0, first.err);
+  // as if killed between checkpoint.safetensors and model.safetensors
+  rmSync(join(dir, 'model.safetensors'));
+  const again = runLimited([...args, '--resume'], { heapMb: 2048, timeoutMs: 300_000 });
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /resuming after epoch 1/);
+  const { state } = await loadTrainCheckpoint(join(dir, 'checkpoint.safetensors'));
+  const { readSafetensors } = await import('../src/io/safetensors.js');
+  const saved = readSafetensors(readFileSync(join(dir, 'model.safetensors'))).tensors;
+  assert.equal(maxDiffOver(state.weights, saved), 0, 'model.safetensors holds the checkpoint weights');
+  const fresh = createModel('mobilevitv3_xxs', { numClasses: 10, seed: 1 });
+  assert.ok(maxDiffOver(state.weights, fresh.weights) > 1e-3);
+  await fresh.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});

@@ -201,7 +201,7 @@ export function loadPickleAt(bytes: Uint8Array, offset: number, opts: PickleOpti
     const written = `${module}.${name}`;
     let fn = lookup(opts.globals, written);
     if (!fn && proto < 3 && FIX_IMPORTS[module]) fn = lookup(opts.globals, `${FIX_IMPORTS[module]}.${name}`);
-    if (!fn) throw new HybridVisionError(`checkpoint references a disallowed Python global: ${written}`);
+    if (!fn) throw new HybridVisionError(`checkpoint references a disallowed Python global: ${cleanText(written)}`);
     return new PyGlobal(written, fn);
   };
   let budget = opts.workBudget ?? 2 ** 20 + n;

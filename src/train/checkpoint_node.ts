@@ -71,6 +71,11 @@ export async function loadTrainCheckpoint(path: string): Promise<{ meta: Checkpo
   if (meta === null || typeof meta !== 'object' || typeof meta.model !== 'string' || meta.config === null || typeof meta.config !== 'object') {
     throw damaged(path, "metadata 'meta' does not name the model and options");
   }
+  try {
+    JSON.stringify(meta.config); // the resume compares options as JSON: nesting too deep for that is damage
+  } catch {
+    throw damaged(path, "metadata 'meta' nests too deeply");
+  }
   const history = metaJson(path, 'history', own('history'));
   if (!Array.isArray(history) || !history.every((h) => h !== null && typeof h === 'object' && Number.isInteger((h as EpochRecord).epoch))) {
     throw damaged(path, "metadata 'history' is not a list of epoch records");

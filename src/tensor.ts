@@ -33,10 +33,16 @@ export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** A user-facing error: the CLI prints its message on one line and exits non-zero, without a stack. */
+/**
+ * A user-facing error: the CLI prints its message on one line and exits non-zero, without a stack.
+ * Control characters (terminal escapes from a hostile file, newlines) are shown as escapes.
+ */
 export class HybridVisionError extends Error {
   constructor(message: string) {
-    super(message);
+    super(message.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+      const n = c.charCodeAt(0);
+      return n > 0xff ? `\\u${n.toString(16).padStart(4, '0')}` : `\\x${n.toString(16).padStart(2, '0')}`;
+    }));
     this.name = 'HybridVisionError';
   }
 }

@@ -68,7 +68,7 @@ test('loadCheckpointFile: safetensors and golden .pt; errors name the file', { s
     await assert.rejects(loadCheckpointFile(junk), hve(/^unrecognised checkpoint format of junk\.pth/));
     const bad = join(dir, 'bad.safetensors');
     writeFileSync(bad, writeSafetensors({ a: { dtype: 'float32', shape: [1], data: Float32Array.from([1]) } }).subarray(0, 20));
-    await assert.rejects(loadCheckpointFile(bad), hve(/^bad\.safetensors: safetensors /));
+    await assert.rejects(loadCheckpointFile(bad), hve(/^bad\.safetensors: not a safetensors file .*header length of 56, more than the file.s 20 bytes/));
     await assert.rejects(loadCheckpointFile(join(dir, 'none.pt')), hve(/^file not found: /));
   } finally {
     rmSync(dir, { recursive: true, force: true });

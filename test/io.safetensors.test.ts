@@ -181,12 +181,12 @@ function rejects(bytes: Uint8Array, pattern: RegExp): void {
 test('reader rejects malformed files with a one-line message', () => {
   const good = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
   const data8 = new Uint8Array(8);
-  rejects(new Uint8Array(0), /too short: 0 bytes/);
-  rejects(new Uint8Array(7), /too short: 7 bytes/);
-  rejects(buildRaw('{}', data8, 1000n), /header length 1000 exceeds the file size \(18 bytes\)/);
-  rejects(buildRaw('{}', data8, 2n ** 63n), /header length 9223372036854775808 exceeds/);
+  rejects(new Uint8Array(0), /not a safetensors file \(empty\): 0 bytes is too short/);
+  rejects(new Uint8Array(7), /not a safetensors file .*: 7 bytes is too short/);
+  rejects(buildRaw('{}', data8, 1000n), /not a safetensors file .*header length of 1000, more than the file's 18 bytes/);
+  rejects(buildRaw('{}', data8, 2n ** 63n), /header length of 9223372036854775808, more than/);
   rejects(buildRaw('{"a": ', data8), /header is not valid JSON/);
-  rejects(buildRaw('[1,2]', data8), /header is not a JSON object/);
+  rejects(buildRaw('[1,2]', data8), /the header does not start with '{'/);
   rejects(buildRaw(JSON.stringify({ a: { ...good, dtype: 'Q7' } }), data8), /tensor 'a' has unknown dtype 'Q7'/);
   rejects(buildRaw(JSON.stringify({ a: { ...good, shape: [3] } }), data8), /tensor 'a': shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] span 8/);
   rejects(buildRaw(JSON.stringify({ a: { ...good, shape: [2, -1] } }), data8), /tensor 'a' has an invalid shape/);

@@ -3,6 +3,8 @@ import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HybridVisionError, type HostTensor } from '../tensor.js';
+import { readSafetensors, type SafetensorsFile } from './safetensors.js';
+import { cleanText } from './text.js';
 import { readCheckpoint, type TorchLoadOptions } from './torch.js';
 
 function describeFsError(e: unknown, verb: string, path: string): HybridVisionError {
@@ -91,15 +93,31 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   }
 }
 
+/**
+ * Runs `read` on a file's contents and makes every failure one HybridVisionError that starts with
+ * the file's name. A JavaScript error escaping a reader is a bug, but the user still gets a line
+ * that names the file rather than a stack trace.
+ */
+export async function withFileName<T>(path: string, read: () => T | Promise<T>): Promise<T> {
+  const name = cleanText(basename(path));
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof HybridVisionError) throw e.message.includes(name) ? e : new HybridVisionError(`${name}: ${e.message}`);
+    if (e instanceof RangeError && /call stack/i.test(e.message)) throw new HybridVisionError(`${name}: the file nests values too deeply to read`);
+    const msg = cleanText(String((e as Error)?.message ?? e).split('\n')[0]!, 200);
+    throw new HybridVisionError(`${name}: cannot read it (${msg})`);
+  }
+}
+
 /** Reads a checkpoint file (safetensors, torch.save zip or legacy) and returns its state_dict. */
 export async function loadCheckpointFile(path: string, opts: TorchLoadOptions = {}): Promise<Map<string, HostTensor>> {
   const bytes = await readFileBytes(path);
-  try {
-    return await readCheckpoint(bytes, basename(path), opts);
-  } catch (e) {
-    if (e instanceof HybridVisionError && !e.message.includes(basename(path))) {
-      throw new HybridVisionError(`${basename(path)}: ${e.message}`);
-    }
-    throw e;
-  }
+  return withFileName(path, () => readCheckpoint(bytes, basename(path), opts));
+}
+
+/** Reads a safetensors file; errors name the file (e.g. 'photo.jpg: not a safetensors file (a JPEG image)'). */
+export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
+  const bytes = await readFileBytes(path);
+  return withFileName(path, () => readSafetensors(bytes));
 }

@@ -9,6 +9,7 @@
  * dict -> Map, set/frozenset -> Set, globals -> PyGlobal.
  */
 import { HybridVisionError } from '../tensor.js';
+import { cleanText, describeValue } from './text.js';
 
 /** A pure-data constructor for an allowlisted global: called for REDUCE, NEWOBJ(_EX), INST and OBJ. */
 export type PyConstructor = (args: unknown[], kwargs?: Map<unknown, unknown>) => unknown;
@@ -18,9 +19,11 @@ export class PyGlobal {
   constructor(
     readonly name: string,
     readonly construct: PyConstructor,
-  ) {}
+  ) {
+    Object.freeze(this);
+  }
   toString(): string {
-    return `<global ${this.name}>`;
+    return `<global ${cleanText(this.name)}>`;
   }
 }
 
@@ -36,7 +39,16 @@ export interface PickleOptions {
   globals: ReadonlyMap<string, PyConstructor> | Readonly<Record<string, PyConstructor>>;
   /** Resolves BINPERSID / PERSID ids; without it a persistent id is an error. */
   persistentLoad?: (pid: unknown) => unknown;
+  /**
+   * How many container items the allowlisted constructors may receive in total (default: 2^20 plus
+   * the pickle's length). Each call's arguments are charged, so a small pickle cannot make a
+   * constructor copy one big memoised list or string over and over.
+   */
+  workBudget?: number;
 }
+
+/** The longest integer (in bytes) a checkpoint pickle may hold; torch's own magic number has 10. */
+export const MAX_LONG_BYTES = 64;
 
 export interface PickleResult {
   value: unknown;
@@ -59,13 +71,16 @@ function intValue(v: bigint): number | bigint {
 }
 
 function decodeLong(b: Uint8Array): number | bigint {
-  // little-endian two's complement
+  // little-endian two's complement, read in one pass through a hex string (linear, unlike shifting)
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  let hex = '';
+  for (let i = b.length - 1; i >= 0; i--) hex += HEX[b[i]!];
+  let v = BigInt(`0x${hex}`);
   if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
   return intValue(v);
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 function lookup(globals: PickleOptions['globals'], name: string): PyConstructor | undefined {
   if (globals instanceof Map) return (globals as ReadonlyMap<string, PyConstructor>).get(name);
@@ -73,31 +88,36 @@ function lookup(globals: PickleOptions['globals'], name: string): PyConstructor 
   return Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : undefined;
 }
 
-/** Applies BUILD: custom setstate hook, attribute dict onto plain objects, otherwise ignored. */
-function applyBuild(obj: unknown, state: unknown): void {
+/**
+ * Applies BUILD. Only objects made by an allowlisted constructor that defines a setstate hook take
+ * state; on a dict (torch's `_metadata` attribute of an OrderedDict) it is ignored. Anything else —
+ * the loader's own tensor, storage and global objects included — is refused, so the stream can
+ * never rewrite fields that were checked when the object was made.
+ */
+function applyBuild(obj: unknown, state: unknown, at: number): void {
+  // Only code can attach the (symbol-keyed) hook: the stream can set string keys at most.
   if (obj !== null && typeof obj === 'object' && typeof (obj as Partial<PyStateful>)[PY_SETSTATE] === 'function') {
     (obj as PyStateful)[PY_SETSTATE](state);
     return;
   }
-  if (obj === null || typeof obj !== 'object' || obj instanceof Map || Array.isArray(obj) || ArrayBuffer.isView(obj)) {
-    // e.g. the `_metadata` attribute torch sets on an OrderedDict state_dict: ignored.
-    return;
-  }
-  // (dict_state, slot_state) or dict_state: copy string-keyed attributes as own data properties.
-  const parts = Array.isArray(state) && state.length === 2 ? state : [state];
-  for (const part of parts) {
-    if (part instanceof Map) {
-      for (const [k, v] of part) {
-        if (typeof k === 'string') Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
-      }
-    }
-  }
+  if (obj instanceof Map) return;
+  throw err(`BUILD (setting object state) on ${describeValue(obj, 0)} at byte ${at} is not allowed`);
 }
 
 function str(v: unknown): string {
   if (typeof v === 'string') return v;
-  throw err(`expected a string for STACK_GLOBAL, got ${typeof v}`);
+  throw err(`expected a string for STACK_GLOBAL, got ${describeValue(v, 0)}`);
 }
+
+/** Shallow size of a value handed to a constructor, for the work budget. */
+function itemCount(v: unknown): number {
+  if (typeof v === 'string' || Array.isArray(v) || v instanceof Uint8Array) return v.length;
+  if (v instanceof Map || v instanceof Set) return v.size;
+  return 0;
+}
+
+// Text INT / LONG literals longer than this are corrupt (BigInt parses decimal in quadratic time).
+const MAX_INT_DIGITS = 2 * MAX_LONG_BYTES + 8;
 
 /** Runs one pickle starting at `offset` and returns its value and end offset. */
 export function loadPickleAt(bytes: Uint8Array, offset: number, opts: PickleOptions): PickleResult {
@@ -181,12 +201,16 @@ export function loadPickleAt(bytes: Uint8Array, offset: number, opts: PickleOpti
     const written = `${module}.${name}`;
     let fn = lookup(opts.globals, written);
     if (!fn && proto < 3 && FIX_IMPORTS[module]) fn = lookup(opts.globals, `${FIX_IMPORTS[module]}.${name}`);
-    if (!fn) throw new HybridVisionError(`checkpoint references a disallowed Python global: ${written}`);
+    if (!fn) throw new HybridVisionError(`checkpoint references a disallowed Python global: ${cleanText(written)}`);
     return new PyGlobal(written, fn);
   };
+  let budget = opts.workBudget ?? 2 ** 20 + n;
   const call = (callable: unknown, args: unknown, kwargs?: Map<unknown, unknown>): unknown => {
     if (!(callable instanceof PyGlobal)) throw err(`call of a non-callable value at byte ${pos - 1}`);
     if (!Array.isArray(args)) throw err(`call arguments are not a tuple at byte ${pos - 1}`);
+    budget -= args.length + (kwargs ? kwargs.size : 0);
+    for (const a of args) budget -= itemCount(a);
+    if (budget < 0) throw err(`the pickle asks for more work than its size allows (at byte ${pos - 1}): it repeats large values`);
     return callable.construct(args, kwargs);
   };
   const memoPut = (idx: number): void => {
@@ -198,23 +222,12 @@ export function loadPickleAt(bytes: Uint8Array, offset: number, opts: PickleOpti
   };
   const setItems = (dict: unknown, items: unknown[]): void => {
     if (items.length % 2 !== 0) throw err(`odd number of items for SETITEMS at byte ${pos - 1}`);
-    if (dict instanceof Map) {
-      for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
-    } else if (dict !== null && typeof dict === 'object' && typeof (dict as { set?: unknown }).set === 'function') {
-      // allowlisted dict-like objects expose set(k, v)
-      for (let i = 0; i < items.length; i += 2) (dict as { set(k: unknown, v: unknown): void }).set(items[i], items[i + 1]);
-    } else {
-      throw err(`SETITEM on a non-dict at byte ${pos - 1}`);
-    }
+    if (!(dict instanceof Map)) throw err(`SETITEM on ${describeValue(dict, 0)}, not a dict, at byte ${pos - 1}`);
+    for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
   };
   const appendItems = (list: unknown, items: unknown[]): void => {
-    if (Array.isArray(list)) {
-      for (const it of items) list.push(it);
-    } else if (list !== null && typeof list === 'object' && typeof (list as { append?: unknown }).append === 'function') {
-      for (const it of items) (list as { append(v: unknown): void }).append(it);
-    } else {
-      throw err(`APPEND on a non-list at byte ${pos - 1}`);
-    }
+    if (!Array.isArray(list) || Object.isFrozen(list)) throw err(`APPEND on ${describeValue(list, 0)}, not a list, at byte ${pos - 1}`);
+    for (const it of items) list.push(it);
   };
   const persistent = (pid: unknown): unknown => {
     if (!opts.persistentLoad) throw new HybridVisionError('pickle uses persistent ids but no persistent_load handler was given');
@@ -265,7 +278,7 @@ export function loadPickleAt(bytes: Uint8Array, offset: number, opts: PickleOpti
         if (s === '00') stack.push(false);
         else if (s === '01') stack.push(true);
         else {
-          if (!/^[+-]?\d+$/.test(s)) throw err(`bad INT literal at byte ${at}`);
+          if (!/^[+-]?\d+$/.test(s) || s.length > MAX_INT_DIGITS) throw err(`bad INT literal at byte ${at}`);
           stack.push(intValue(BigInt(s)));
         }
         break;
@@ -283,17 +296,22 @@ export function loadPickleAt(bytes: Uint8Array, offset: number, opts: PickleOpti
         // LONG 'L' (text)
         let s = line().trim();
         if (s.endsWith('L')) s = s.slice(0, -1);
-        if (!/^[+-]?\d+$/.test(s)) throw err(`bad LONG literal at byte ${at}`);
+        if (!/^[+-]?\d+$/.test(s) || s.length > MAX_INT_DIGITS) throw err(`bad LONG literal at byte ${at}`);
         stack.push(intValue(BigInt(s)));
         break;
       }
-      case 0x8a: // LONG1
-        stack.push(decodeLong(take(u8())));
+      case 0x8a: {
+        // LONG1
+        const k = u8();
+        if (k > MAX_LONG_BYTES) throw err(`integer of ${k} bytes at byte ${at}; no checkpoint value needs more than ${MAX_LONG_BYTES}`);
+        stack.push(decodeLong(take(k)));
         break;
+      }
       case 0x8b: {
         // LONG4
         const k = i32();
         if (k < 0) throw err(`negative LONG4 length at byte ${at}`);
+        if (k > MAX_LONG_BYTES) throw err(`integer of ${k} bytes at byte ${at}; no checkpoint value needs more than ${MAX_LONG_BYTES}`);
         stack.push(decodeLong(take(k)));
         break;
       }
@@ -519,7 +537,7 @@ export function loadPickleAt(bytes: Uint8Array, offset: number, opts: PickleOpti
       case 0x62: {
         // BUILD 'b'
         const state = pop();
-        applyBuild(top(), state);
+        applyBuild(top(), state, at);
         break;
       }
       case 0x50: // PERSID 'P'

@@ -6,14 +6,15 @@
  * byte after the header.
  */
 import { HybridVisionError, numel, type DType, type HostTensor, type TypedData } from '../tensor.js';
+import { cleanText, describeValue } from './text.js';
 
 export interface SafetensorsFile {
   tensors: Map<string, HostTensor>;
   metadata: Record<string, string>;
 }
 
-/** safetensors dtype name -> element size in bytes. */
-const ST_ITEMSIZE: Record<string, number> = {
+/** safetensors dtype name -> element size in bytes (look up with itemSize: own entries only). */
+const ST_ITEMSIZE: Readonly<Record<string, number>> = {
   F64: 8,
   F32: 4,
   F16: 2,
@@ -24,7 +25,55 @@ const ST_ITEMSIZE: Record<string, number> = {
   BOOL: 1,
 };
 
+function itemSize(dtype: string): number | undefined {
+  return Object.prototype.hasOwnProperty.call(ST_ITEMSIZE, dtype) ? ST_ITEMSIZE[dtype] : undefined;
+}
+
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** What a file that is not safetensors looks like, for the error message. */
+function sniff(bytes: Uint8Array): string {
+  const at = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
+  if (at(0xff, 0xd8, 0xff)) return 'a JPEG image';
+  if (at(0x89, 0x50, 0x4e, 0x47)) return 'a PNG image';
+  if (at(0x52, 0x49, 0x46, 0x46) && bytes[8] === 0x57 && bytes[9] === 0x45) return 'a WebP image';
+  if (at(0x47, 0x49, 0x46, 0x38)) return 'a GIF image';
+  if (at(0x50, 0x4b)) return 'a zip archive (a torch.save checkpoint?)';
+  if (at(0x80) && bytes[1]! <= 5) return 'a Python pickle (a legacy torch checkpoint?)';
+  if (at(0x1f, 0x8b)) return 'gzip data';
+  if (bytes.length === 0) return 'empty';
+  const head = [...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  return `it starts with ${head}`;
+}
+
+function notSafetensors(bytes: Uint8Array, why: string): HybridVisionError {
+  return new HybridVisionError(`not a safetensors file (${sniff(bytes)}): ${why}`);
+}
+
+/** Names of the header's top-level keys in order, duplicates included (JSON.parse keeps only the last). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: find its end, skipping escapes (the text already parsed as JSON)
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2c && depth === 1) expectKey = true;
+  }
+  return keys;
+}
 
 function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
@@ -55,7 +104,7 @@ function swapInPlace(buf: ArrayBuffer, size: number): void {
 }
 
 function decodeTensor(name: string, stDtype: string, shape: number[], buf: ArrayBuffer): HostTensor {
-  const size = ST_ITEMSIZE[stDtype]!;
+  const size = itemSize(stDtype)!;
   if (!HOST_LITTLE_ENDIAN) swapInPlace(buf, size);
   switch (stDtype) {
     case 'F32':
@@ -79,7 +128,7 @@ function decodeTensor(name: string, stDtype: string, shape: number[], buf: Array
     case 'BOOL':
       return { dtype: 'bool', shape, data: new Uint8Array(buf) };
     default:
-      throw new HybridVisionError(`safetensors tensor '${name}' has unknown dtype '${stDtype}'`);
+      throw new HybridVisionError(`safetensors tensor '${cleanText(name)}' has unknown dtype '${cleanText(stDtype)}'`);
   }
 }
 
@@ -89,24 +138,32 @@ function isNonNegInt(v: unknown): v is number {
 
 /** Parses a safetensors file. Tensor data are aligned copies, never views into `bytes`. */
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (bytes.length < 8) {
-    throw new HybridVisionError(`safetensors file is too short: ${bytes.length} bytes, needs at least the 8-byte header length`);
+  if (bytes.length < 10) {
+    throw notSafetensors(bytes, `${bytes.length} bytes is too short for the 8-byte header length and a header`);
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = dv.getBigUint64(0, true);
   if (n64 > BigInt(bytes.length - 8)) {
-    throw new HybridVisionError(`safetensors header length ${n64} exceeds the file size (${bytes.length} bytes)`);
+    throw notSafetensors(bytes, `its first 8 bytes give a header length of ${n64}, more than the file's ${bytes.length} bytes`);
   }
+  if (bytes[8] !== 0x7b) throw notSafetensors(bytes, "the header does not start with '{'");
   const n = Number(n64);
   let header: unknown;
+  let text: string;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
     header = JSON.parse(text);
   } catch (e) {
-    throw new HybridVisionError(`safetensors header is not valid JSON: ${oneLine((e as Error).message)}`);
+    throw new HybridVisionError(`safetensors header is not valid JSON: ${cleanText(oneLine((e as Error).message), 200)}`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new HybridVisionError('safetensors header is not a JSON object');
+  }
+  const keys = topLevelKeys(text);
+  if (keys.length !== Object.keys(header).length) {
+    const seen = new Set<string>();
+    const dup = keys.find((k) => (seen.has(k) ? true : (seen.add(k), false)));
+    throw new HybridVisionError(`safetensors header lists '${cleanText(dup ?? '?')}' more than once`);
   }
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
@@ -118,37 +175,39 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
         throw new HybridVisionError('safetensors __metadata__ is not a JSON object of strings');
       }
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new HybridVisionError(`safetensors __metadata__ value for '${k}' is not a string`);
-        metadata[k] = v;
+        if (typeof v !== 'string') throw new HybridVisionError(`safetensors __metadata__ value for '${cleanText(k)}' is not a string`);
+        Object.defineProperty(metadata, k, { value: v, writable: true, enumerable: true, configurable: true });
       }
       continue;
     }
+    const shown = cleanText(name);
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      throw new HybridVisionError(`safetensors entry '${name}' is not a JSON object`);
+      throw new HybridVisionError(`safetensors entry '${shown}' is not a JSON object`);
     }
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof info.dtype !== 'string') throw new HybridVisionError(`safetensors tensor '${name}' has no dtype`);
-    if (!(info.dtype in ST_ITEMSIZE)) {
-      throw new HybridVisionError(`safetensors tensor '${name}' has unknown dtype '${info.dtype}'`);
+    if (typeof info.dtype !== 'string') throw new HybridVisionError(`safetensors tensor '${shown}' has no dtype`);
+    const elem = itemSize(info.dtype);
+    if (elem === undefined) {
+      throw new HybridVisionError(`safetensors tensor '${shown}' has unknown dtype '${cleanText(info.dtype)}'`);
     }
     if (!Array.isArray(info.shape) || !info.shape.every(isNonNegInt)) {
-      throw new HybridVisionError(`safetensors tensor '${name}' has an invalid shape ${JSON.stringify(info.shape)}`);
+      throw new HybridVisionError(`safetensors tensor '${shown}' has an invalid shape ${describeValue(info.shape)}`);
     }
     const offs = info.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !isNonNegInt(offs[0]) || !isNonNegInt(offs[1]) || offs[1] < offs[0]) {
-      throw new HybridVisionError(`safetensors tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
+      throw new HybridVisionError(`safetensors tensor '${shown}' has invalid data_offsets ${describeValue(offs)}`);
     }
     const shape = info.shape as number[];
     const [begin, end] = offs as [number, number];
-    const need = numel(shape) * ST_ITEMSIZE[info.dtype]!;
+    const need = numel(shape) * elem;
     if (end - begin !== need) {
       throw new HybridVisionError(
-        `safetensors tensor '${name}': shape ${fmtShape(shape)} of ${info.dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+        `safetensors tensor '${shown}': shape ${fmtShape(shape)} of ${info.dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
       );
     }
     if (end > dataLen) {
       throw new HybridVisionError(
-        `safetensors tensor '${name}': data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes)`,
+        `safetensors tensor '${shown}': data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes)`,
       );
     }
     entries.push({ name, dtype: info.dtype, shape: [...shape], begin, end });
@@ -160,7 +219,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
     const cur = sorted[i]!;
     if (cur.begin < prev.end) {
       throw new HybridVisionError(
-        `safetensors tensors '${prev.name}' [${prev.begin}, ${prev.end}] and '${cur.name}' [${cur.begin}, ${cur.end}] overlap`,
+        `safetensors tensors '${cleanText(prev.name)}' [${prev.begin}, ${prev.end}] and '${cleanText(cur.name)}' [${cur.begin}, ${cur.end}] overlap`,
       );
     }
   }

@@ -7,6 +7,7 @@
 import { HybridVisionError, numel, type HostTensor } from '../tensor.js';
 import { loadPickleAt, PyGlobal, PY_SETSTATE, type PyConstructor } from './pickle.js';
 import { f16ToF32, readSafetensors } from './safetensors.js';
+import { describeValue, cleanText } from './text.js';
 import { openZip, type ZipArchive } from './zip.js';
 
 export interface TorchLoadOptions {
@@ -20,7 +21,7 @@ export interface TorchLoadOptions {
 
 type StorageDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
-const ELEM_SIZE: Record<StorageDType, number> = {
+const ELEM_SIZE: Readonly<Record<StorageDType, number>> = {
   float32: 4,
   float64: 8,
   float16: 2,
@@ -33,7 +34,7 @@ const ELEM_SIZE: Record<StorageDType, number> = {
   bool: 1,
 };
 
-const STORAGE_CLASSES: Record<string, StorageDType> = {
+const STORAGE_CLASSES: Readonly<Record<string, StorageDType>> = {
   FloatStorage: 'float32',
   DoubleStorage: 'float64',
   HalfStorage: 'float16',
@@ -46,7 +47,7 @@ const STORAGE_CLASSES: Record<string, StorageDType> = {
   BoolStorage: 'bool',
 };
 
-const TORCH_DTYPES: Record<string, StorageDType> = {
+const TORCH_DTYPES: Readonly<Record<string, StorageDType>> = {
   float32: 'float32',
   float: 'float32',
   float64: 'float64',
@@ -65,25 +66,30 @@ const TORCH_DTYPES: Record<string, StorageDType> = {
   bool: 'bool',
 };
 
+/** A lookup that sees only the table's own entries (never `__proto__`, `constructor`...). */
+function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+}
+
 /** torch.FloatStorage etc. (and torch.cuda.*, torch.UntypedStorage) -> element dtype. */
 function storageClassDType(g: unknown): StorageDType {
   if (!(g instanceof PyGlobal)) throw new HybridVisionError('checkpoint storage reference has no storage type');
   const m = /^torch\.(?:cuda\.)?(\w+Storage)$/.exec(g.name);
   if (m) {
     if (m[1] === 'UntypedStorage' || m[1] === 'ByteStorage') return 'uint8';
-    const dt = STORAGE_CLASSES[m[1]!];
+    const dt = own(STORAGE_CLASSES, m[1]!);
     if (dt) return dt;
   }
   if (g.name === 'torch.storage.UntypedStorage' || g.name === 'torch.storage._UntypedStorage') return 'uint8';
-  throw new HybridVisionError(`checkpoint uses unsupported storage type ${g.name}`);
+  throw new HybridVisionError(`checkpoint uses unsupported storage type ${cleanText(g.name)}`);
 }
 
 function torchDType(g: unknown): StorageDType {
   if (g instanceof PyGlobal && g.name.startsWith('torch.')) {
-    const dt = TORCH_DTYPES[g.name.slice(6)];
+    const dt = own(TORCH_DTYPES, g.name.slice(6));
     if (dt) return dt;
   }
-  throw new HybridVisionError(`checkpoint uses unsupported tensor dtype ${g instanceof PyGlobal ? g.name : String(g)}`);
+  throw new HybridVisionError(`checkpoint uses unsupported tensor dtype ${g instanceof PyGlobal ? cleanText(g.name) : describeValue(g)}`);
 }
 
 /** A storage referenced by the pickle; its bytes are fetched after the pickle has run. */
@@ -96,7 +102,9 @@ class LazyStorage {
     /** legacy storage views: element offset and length inside the root storage */
     readonly viewOffset = 0,
     readonly viewNumel = rootNumel,
-  ) {}
+  ) {
+    Object.freeze(this);
+  }
 }
 
 /** A tensor as described by _rebuild_tensor_v2; materialised (contiguous copy) on demand. */
@@ -107,16 +115,21 @@ class TensorRef {
     readonly size: number[],
     readonly stride: number[],
     readonly dtype: StorageDType,
-  ) {}
+  ) {
+    Object.freeze(size);
+    Object.freeze(stride);
+    Object.freeze(this);
+  }
 }
 
 function asInt(v: unknown, what: string): number {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
-  throw new HybridVisionError(`checkpoint tensor has an invalid ${what}: ${String(v)}`);
+  throw new HybridVisionError(`checkpoint tensor has an invalid ${what}: ${describeValue(v)}`);
 }
 
 function asIntList(v: unknown, what: string): number[] {
-  if (!Array.isArray(v)) throw new HybridVisionError(`checkpoint tensor has an invalid ${what}`);
+  if (!Array.isArray(v)) throw new HybridVisionError(`checkpoint tensor has an invalid ${what}: ${describeValue(v)}`);
+  if (v.length > 64) throw new HybridVisionError(`checkpoint tensor has ${v.length} dimensions`);
   return v.map((x) => {
     const i = asInt(x, what);
     if (i < 0) throw new HybridVisionError(`checkpoint tensor has a negative ${what} entry ${i}`);
@@ -129,7 +142,7 @@ function rebuildTensor(args: unknown[], dtypeOverride?: StorageDType): TensorRef
   if (!(storage instanceof LazyStorage)) throw new HybridVisionError('checkpoint tensor is not backed by a storage');
   const sz = asIntList(size, 'size');
   const st = asIntList(stride, 'stride');
-  if (sz.length !== st.length) throw new HybridVisionError(`checkpoint tensor has size [${sz}] but stride [${st}]`);
+  if (sz.length !== st.length) throw new HybridVisionError(`checkpoint tensor has size [${sz.join(',')}] but stride [${st.join(',')}]`);
   const off = asInt(offset, 'storage offset');
   if (off < 0) throw new HybridVisionError(`checkpoint tensor has a negative storage offset ${off}`);
   return new TensorRef(storage, off, sz, st, dtypeOverride ?? storage.dtype);
@@ -149,6 +162,10 @@ class NumpyDType {
   [PY_SETSTATE](state: unknown): void {
     if (Array.isArray(state) && typeof state[1] === 'string') this.byteorder = state[1];
   }
+  static from(v: unknown): NumpyDType {
+    if (typeof v !== 'string') throw new HybridVisionError(`checkpoint numpy dtype is ${describeValue(v)}, not a type code`);
+    return new NumpyDType(v);
+  }
 }
 
 class NumpyArray {
@@ -157,7 +174,7 @@ class NumpyArray {
   data: Uint8Array = new Uint8Array(0);
   [PY_SETSTATE](state: unknown): void {
     if (!Array.isArray(state) || state.length < 5) return;
-    if (Array.isArray(state[1])) this.shape = state[1].map((x) => Number(x));
+    if (Array.isArray(state[1])) this.shape = state[1].map((x) => (typeof x === 'number' ? x : NaN));
     if (state[2] instanceof NumpyDType) this.dtype = state[2];
     if (state[4] instanceof Uint8Array) this.data = state[4];
     else if (typeof state[4] === 'string') this.data = latin1Bytes(state[4]);
@@ -229,11 +246,33 @@ function codecsEncode(args: unknown[]): Uint8Array {
   const e = typeof enc === 'string' ? enc.toLowerCase().replace(/_/g, '-') : 'utf-8';
   if (e === 'latin1' || e === 'latin-1' || e === 'iso-8859-1' || e === 'iso8859-1') return latin1Bytes(s);
   if (e === 'utf-8' || e === 'utf8') return new TextEncoder().encode(s);
-  throw new HybridVisionError(`checkpoint uses unsupported string encoding ${String(enc)}`);
+  throw new HybridVisionError(`checkpoint uses unsupported string encoding ${describeValue(enc)}`);
 }
 
+/** BUILD on attribute bags (argparse.Namespace, copyreg-rebuilt objects) adds string-keyed attributes. */
+function setNamespaceState(this: Record<string, unknown>, state: unknown): void {
+  // (dict_state, slot_state) or dict_state: own data properties, so '__proto__' stays a plain key
+  const parts = Array.isArray(state) && state.length === 2 ? state : [state];
+  for (const part of parts) {
+    if (!(part instanceof Map)) continue;
+    for (const [k, v] of part) {
+      if (typeof k === 'string') Object.defineProperty(this, k, { value: v, writable: true, enumerable: true, configurable: true });
+    }
+  }
+}
+
+/** A prototype-less attribute bag; its setstate hook is a non-enumerable symbol-keyed property. */
 function makeNamespace(): Record<string, unknown> {
-  return Object.create(null) as Record<string, unknown>;
+  const ns = Object.create(null) as Record<string, unknown>;
+  Object.defineProperty(ns, PY_SETSTATE, { value: setNamespaceState, enumerable: false });
+  return ns;
+}
+
+/** A primitive argument as text (objects are refused: String() on them can throw or recurse). */
+function primitiveText(v: unknown, what: string): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  throw new HybridVisionError(`checkpoint ${what} is ${describeValue(v)}, not a plain value`);
 }
 
 /** Builds the allowlist. Every entry only rearranges data; none calls anything outside this file. */
@@ -260,13 +299,13 @@ function torchGlobals(): Map<string, PyConstructor> {
   g.set('torch.storage.UntypedStorage', notCallable('torch.storage.UntypedStorage'));
   g.set('torch.storage.TypedStorage', notCallable('torch.storage.TypedStorage'));
   for (const name of Object.keys(TORCH_DTYPES)) g.set(`torch.${name}`, notCallable(`torch.${name}`));
-  g.set('torch.device', (args) => args.map(String).join(':'));
+  g.set('torch.device', (args) => args.map((a) => primitiveText(a, 'device')).join(':'));
   g.set('torch.Size', (args) => (Array.isArray(args[0]) ? [...args[0]] : []));
-  g.set('torch.torch_version.TorchVersion', (args) => String(args[0] ?? ''));
+  g.set('torch.torch_version.TorchVersion', (args) => primitiveText(args[0], 'torch version'));
   // harmless data-only containers found in training checkpoints
   g.set('argparse.Namespace', (_args, kwargs) => {
     const ns = makeNamespace();
-    if (kwargs) for (const [k, v] of kwargs) if (typeof k === 'string') ns[k] = v;
+    if (kwargs) for (const [k, v] of kwargs) if (typeof k === 'string') Object.defineProperty(ns, k, { value: v, writable: true, enumerable: true, configurable: true });
     return ns;
   });
   g.set('copyreg._reconstructor', (args) => {
@@ -277,17 +316,17 @@ function torchGlobals(): Map<string, PyConstructor> {
   g.set('builtins.object', notCallable('builtins.object'));
   g.set('builtins.set', (args) => new Set(Array.isArray(args[0]) ? args[0] : args[0] instanceof Set ? args[0] : []));
   g.set('builtins.frozenset', (args) => new Set(Array.isArray(args[0]) ? args[0] : args[0] instanceof Set ? args[0] : []));
-  g.set('builtins.bytearray', (args) => (args[0] instanceof Uint8Array ? args[0].slice() : typeof args[0] === 'string' ? codecsEncode(args) : new Uint8Array(0)));
+  g.set('builtins.bytearray', (args) => (args[0] instanceof Uint8Array ? args[0] : typeof args[0] === 'string' ? codecsEncode(args) : new Uint8Array(0)));
   g.set('builtins.slice', (args) => ({ start: args[0] ?? null, stop: args[1] ?? null, step: args[2] ?? null }));
   g.set('_codecs.encode', codecsEncode);
   for (const mod of ['numpy.core.multiarray', 'numpy._core.multiarray']) {
     g.set(`${mod}.scalar`, numpyScalar);
     g.set(`${mod}._reconstruct`, () => new NumpyArray());
   }
-  g.set('numpy.dtype', (args) => new NumpyDType(String(args[0])));
+  g.set('numpy.dtype', (args) => NumpyDType.from(args[0]));
   g.set('numpy.ndarray', notCallable('numpy.ndarray'));
   for (const p of ['PosixPath', 'WindowsPath', 'PurePosixPath', 'PureWindowsPath', 'Path']) {
-    g.set(`pathlib.${p}`, (args) => args.map(String).join('/'));
+    g.set(`pathlib.${p}`, (args) => args.map((a) => primitiveText(a, 'path')).join('/'));
   }
   return g;
 }
@@ -323,24 +362,46 @@ function swapInPlace(b: Uint8Array, size: number): void {
 }
 
 const MAX_TENSOR_BYTES = 2 ** 32;
+/**
+ * A tensor may repeat storage elements (stride 0 or overlapping strides, as `expand` makes) only up
+ * to this size; beyond it, its bytes may not exceed its storage's. No model state needs more, and
+ * it stops a few bytes of storage from becoming gigabytes.
+ */
+const MAX_EXPANDED_BYTES = 2 ** 20;
+/** All tensors together: at most this many times the storage bytes they read, plus a fixed slack. */
+const TOTAL_FACTOR = 4;
+const TOTAL_SLACK = 64 * 2 ** 20;
 
-/** Contiguous, aligned copy of a strided view, as raw little-endian element bytes. */
-function gather(storageBytes: Uint8Array, ref: TensorRef, name: string): Uint8Array {
+/** Checks that a strided view stays inside its storage and does not expand it (see MAX_EXPANDED_BYTES). */
+function checkView(storageBytes: Uint8Array, ref: TensorRef, name: string): void {
   const elem = ELEM_SIZE[ref.dtype];
   const n = numel(ref.size);
+  const shown = cleanText(name);
   if (!(n * elem <= MAX_TENSOR_BYTES)) {
-    throw new HybridVisionError(`checkpoint tensor '${name}' (size [${ref.size.join(',')}]) is too large to load`);
+    throw new HybridVisionError(`checkpoint tensor '${shown}' (size [${ref.size.join(',')}]) is too large to load`);
   }
-  const out = new Uint8Array(n * elem);
-  if (n === 0) return out;
+  if (n === 0) return;
   const capacity = Math.floor(storageBytes.length / elem);
   let maxIndex = ref.offset;
   for (let d = 0; d < ref.size.length; d++) maxIndex += (ref.size[d]! - 1) * ref.stride[d]!;
-  if (maxIndex >= capacity) {
+  if (!(maxIndex < capacity)) {
     throw new HybridVisionError(
-      `checkpoint tensor '${name}' (size [${ref.size.join(',')}], stride [${ref.stride.join(',')}], offset ${ref.offset}) reads past the end of its storage (${capacity} elements)`,
+      `checkpoint tensor '${shown}' (size [${ref.size.join(',')}], stride [${ref.stride.join(',')}], offset ${ref.offset}) reads past the end of its storage (${capacity} elements)`,
     );
   }
+  if (n > capacity && n * elem > MAX_EXPANDED_BYTES) {
+    throw new HybridVisionError(
+      `checkpoint tensor '${shown}' (size [${ref.size.join(',')}], stride [${ref.stride.join(',')}]) has ${n} elements but its storage only ${capacity}; refusing to expand a stride-0 or overlapping view this large`,
+    );
+  }
+}
+
+/** Contiguous, aligned copy of a checked strided view, as raw little-endian element bytes. */
+function gather(storageBytes: Uint8Array, ref: TensorRef): Uint8Array {
+  const elem = ELEM_SIZE[ref.dtype];
+  const n = numel(ref.size);
+  const out = new Uint8Array(n * elem);
+  if (n === 0) return out;
   // contiguous fast path
   let contiguous = true;
   let expect = 1;
@@ -404,17 +465,33 @@ async function materialise(
   storageBytes: (s: LazyStorage) => Promise<Uint8Array>,
 ): Promise<Map<string, HostTensor>> {
   const out = new Map<string, HostTensor>();
+  const seen = new Set<Uint8Array>();
+  let sourceBytes = 0;
+  let madeBytes = 0;
   for (const [k, v] of dict) {
     if (typeof k !== 'string' || !(v instanceof TensorRef)) continue; // non-tensor entries are dropped
     const key = k.startsWith('module.') ? k.slice(7) : k;
+    if (out.has(key)) throw new HybridVisionError(`checkpoint has the tensor '${cleanText(key)}' twice (with and without 'module.')`);
     const root = await storageBytes(v.storage);
+    if (!seen.has(root)) {
+      seen.add(root);
+      sourceBytes += root.length;
+    }
     const sElem = ELEM_SIZE[v.storage.dtype];
     const begin = v.storage.viewOffset * sElem;
     const end = begin + v.storage.viewNumel * sElem;
     if (end > root.length) {
-      throw new HybridVisionError(`checkpoint storage '${v.storage.rootKey}' holds ${root.length} bytes, tensor '${k}' needs ${end}`);
+      throw new HybridVisionError(`checkpoint storage '${cleanText(v.storage.rootKey)}' holds ${root.length} bytes, tensor '${cleanText(k)}' needs ${end}`);
     }
-    out.set(key, toHost(gather(root.subarray(begin, end), v, k), v.dtype, [...v.size]));
+    const view = root.subarray(begin, end);
+    checkView(view, v, k);
+    madeBytes += numel(v.size) * ELEM_SIZE[v.dtype];
+    if (madeBytes > TOTAL_FACTOR * sourceBytes + TOTAL_SLACK) {
+      throw new HybridVisionError(
+        `checkpoint tensors up to '${cleanText(k)}' would take ${madeBytes} bytes from ${sourceBytes} bytes of storage; refusing to load a file that expands this much`,
+      );
+    }
+    out.set(key, toHost(gather(view, v), v.dtype, [...v.size]));
   }
   return out;
 }
@@ -434,7 +511,7 @@ function hasTensors(m: Map<unknown, unknown>): boolean {
 }
 
 function describeKeys(m: Map<unknown, unknown>): string {
-  const ks = [...m.keys()].filter((k) => typeof k === 'string').slice(0, 8) as string[];
+  const ks = ([...m.keys()].filter((k) => typeof k === 'string').slice(0, 8) as string[]).map((k) => cleanText(k, 60));
   return ks.length ? ks.join(', ') : '(none)';
 }
 
@@ -487,16 +564,16 @@ async function readZipCheckpoint(bytes: Uint8Array, opts: TorchLoadOptions): Pro
   const { prefix } = zipCheckpoint(zip);
   if (zip.has(`${prefix}byteorder`)) {
     const order = new TextDecoder().decode(await zip.read(`${prefix}byteorder`)).trim();
-    if (order !== 'little') throw new HybridVisionError(`checkpoint byte order is '${order}': only little-endian checkpoints are supported`);
+    if (order !== 'little') throw new HybridVisionError(`checkpoint byte order is '${cleanText(order)}': only little-endian checkpoints are supported`);
   }
   const pklBytes = await zip.read(`${prefix}data.pkl`);
   const storages = new Map<string, LazyStorage>();
   const persistentLoad = (pid: unknown): unknown => {
     if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
-      throw new HybridVisionError(`checkpoint has an unsupported persistent id ${describePid(pid)}`);
+      throw new HybridVisionError(`checkpoint has an unsupported persistent id ${describeValue(pid)}`);
     }
     const dtype = storageClassDType(pid[1]);
-    const key = String(pid[2]);
+    const key = storageKey(pid[2]);
     const count = asInt(pid[4], 'storage size');
     let s = storages.get(key);
     if (!s) {
@@ -512,17 +589,19 @@ async function readZipCheckpoint(bytes: Uint8Array, opts: TorchLoadOptions): Pro
   const dict = selectStateDict(top, opts);
   return materialise(dict, async (s) => {
     const name = `${prefix}data/${s.rootKey}`;
-    if (!zip.has(name)) throw new HybridVisionError(`checkpoint is missing storage '${name}'`);
-    const b = await zip.read(name);
+    if (!zip.has(name)) throw new HybridVisionError(`checkpoint is missing storage '${cleanText(name)}'`);
     const need = s.rootNumel * ELEM_SIZE[s.dtype];
-    if (b.length < need) throw new HybridVisionError(`checkpoint storage '${name}' has ${b.length} bytes, expected ${need}`);
+    const declared = zip.entry(name)!.size;
+    if (declared < need) throw new HybridVisionError(`checkpoint storage '${cleanText(name)}' has ${declared} bytes, expected ${need}`);
+    const b = await zip.read(name);
     return b;
   });
 }
 
-function describePid(pid: unknown): string {
-  if (Array.isArray(pid)) return `(${pid.map((x) => (typeof x === 'string' ? `'${x}'` : String(x))).join(', ')})`;
-  return String(pid);
+/** Storage keys are short strings (torch writes '0', '1', ...; old files may use ints). */
+function storageKey(v: unknown): string {
+  if (typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v))) return String(v);
+  throw new HybridVisionError(`checkpoint storage key is ${describeValue(v)}, not a name`);
 }
 
 /** The first pickle of a legacy checkpoint: the integer 0x1950a86a20f9469cfc6c (LONG1, 10 bytes). */
@@ -543,11 +622,11 @@ async function readLegacyCheckpoint(bytes: Uint8Array, opts: TorchLoadOptions): 
   const roots = new Map<string, LazyStorage>();
   const views = new Map<string, LazyStorage>();
   const persistentLoad = (pid: unknown): unknown => {
-    if (!Array.isArray(pid)) throw new HybridVisionError(`checkpoint has an unsupported persistent id ${describePid(pid)}`);
+    if (!Array.isArray(pid)) throw new HybridVisionError(`checkpoint has an unsupported persistent id ${describeValue(pid)}`);
     if (pid[0] === 'module') return pid[1] ?? null;
-    if (pid[0] !== 'storage' || pid.length < 5) throw new HybridVisionError(`checkpoint has an unsupported persistent id ${describePid(pid)}`);
+    if (pid[0] !== 'storage' || pid.length < 5) throw new HybridVisionError(`checkpoint has an unsupported persistent id ${describeValue(pid)}`);
     const dtype = storageClassDType(pid[1]);
-    const key = String(pid[2]);
+    const key = storageKey(pid[2]);
     const count = asInt(pid[4], 'storage size');
     let root = roots.get(key);
     if (!root) {
@@ -556,12 +635,12 @@ async function readLegacyCheckpoint(bytes: Uint8Array, opts: TorchLoadOptions): 
     }
     const view = pid[5];
     if (Array.isArray(view) && view.length === 3) {
-      const viewKey = String(view[0]);
+      const viewKey = storageKey(view[0]);
       let v = views.get(viewKey);
       if (!v) {
         const vOff = asInt(view[1], 'storage view offset');
         const vLen = asInt(view[2], 'storage view size');
-        if (vOff < 0 || vLen < 0 || vOff + vLen > root.rootNumel) throw new HybridVisionError(`checkpoint storage view '${viewKey}' lies outside its storage`);
+        if (vOff < 0 || vLen < 0 || vOff + vLen > root.rootNumel) throw new HybridVisionError(`checkpoint storage view '${cleanText(viewKey)}' lies outside its storage`);
         v = new LazyStorage(key, root.dtype, root.rootNumel, vOff, vLen);
         views.set(viewKey, v);
       }
@@ -579,24 +658,26 @@ async function readLegacyCheckpoint(bytes: Uint8Array, opts: TorchLoadOptions): 
   const data = new Map<string, Uint8Array>();
   let pos = r.end;
   for (const k of keys) {
-    const key = String(k);
+    const key = storageKey(k);
+    const shown = cleanText(key);
     const s = roots.get(key);
-    if (!s) throw new HybridVisionError(`legacy torch checkpoint lists storage '${key}' that the pickle never references`);
-    if (pos + 8 > bytes.length) throw new HybridVisionError(`legacy torch checkpoint is truncated before storage '${key}'`);
+    if (!s) throw new HybridVisionError(`legacy torch checkpoint lists storage '${shown}' that the pickle never references`);
+    if (data.has(key)) throw new HybridVisionError(`legacy torch checkpoint lists storage '${shown}' twice`);
+    if (pos + 8 > bytes.length) throw new HybridVisionError(`legacy torch checkpoint is truncated before storage '${shown}'`);
     const count = dv.getBigInt64(pos, true);
     pos += 8;
     if (count < 0n || count !== BigInt(s.rootNumel)) {
-      throw new HybridVisionError(`legacy torch checkpoint storage '${key}' has ${count} elements, the pickle says ${s.rootNumel}`);
+      throw new HybridVisionError(`legacy torch checkpoint storage '${shown}' has ${count} elements, the pickle says ${s.rootNumel}`);
     }
     const len = s.rootNumel * ELEM_SIZE[s.dtype];
-    if (pos + len > bytes.length) throw new HybridVisionError(`legacy torch checkpoint is truncated inside storage '${key}'`);
+    if (pos + len > bytes.length) throw new HybridVisionError(`legacy torch checkpoint is truncated inside storage '${shown}'`);
     data.set(key, bytes.subarray(pos, pos + len));
     pos += len;
   }
   const dict = selectStateDict(top, opts);
   return materialise(dict, async (s) => {
     const b = data.get(s.rootKey);
-    if (!b) throw new HybridVisionError(`legacy torch checkpoint has no data for storage '${s.rootKey}'`);
+    if (!b) throw new HybridVisionError(`legacy torch checkpoint has no data for storage '${cleanText(s.rootKey)}'`);
     return b;
   });
 }

@@ -4,6 +4,16 @@
  * CRC-32 is checked for every entry read.
  */
 import { HybridVisionError } from '../tensor.js';
+import { cleanText } from './text.js';
+
+export interface ZipOptions {
+  /**
+   * The most bytes all deflated entries together may inflate to (default max(64 MiB, 16 × the
+   * archive's size)). torch.save stores entries uncompressed; real weights deflate by ~10%, so
+   * anything near this is a decompression bomb.
+   */
+  maxInflatedBytes?: number;
+}
 
 export interface ZipEntry {
   name: string;
@@ -76,8 +86,12 @@ function u64(dv: DataView, off: number, what: string): number {
   return Number(v);
 }
 
-/** Opens a ZIP archive held in memory. Throws HybridVisionError for corrupt or truncated archives. */
-export function openZip(bytes: Uint8Array): ZipArchive {
+/**
+ * Opens a ZIP archive held in memory. Throws HybridVisionError for corrupt or truncated archives,
+ * duplicate names, local headers that disagree with the central directory, and members that overlap
+ * each other or the central directory (one compressed stream must not be read as several entries).
+ */
+export function openZip(bytes: Uint8Array, opts: ZipOptions = {}): ZipArchive {
   const len = bytes.length;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (len < 22) throw corrupt(`${len} bytes is too short for an end-of-central-directory record`);
@@ -105,10 +119,12 @@ export function openZip(bytes: Uint8Array): ZipArchive {
     cdOffset = u64(dv, e64 + 48, 'central directory offset');
   }
   if (cdOffset + cdSize > len) throw corrupt(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end of the file (${len} bytes)`);
+  if (count * 46 > cdSize) throw corrupt(`the central directory (${cdSize} bytes) is too small for the ${count} entries it claims`);
 
   const decoder = new TextDecoder('utf-8');
   const entries = new Map<string, ZipEntry>();
   const order: string[] = [];
+  const spans: { name: string; begin: number; end: number }[] = [];
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
     if (p + 46 > len || dv.getUint32(p, true) !== SIG_CENTRAL) throw corrupt(`central directory entry ${i} is damaged`);
@@ -148,41 +164,59 @@ export function openZip(bytes: Uint8Array): ZipArchive {
       q = dataEnd;
     }
     if (diskStart !== 0 && diskStart !== 0xffff) throw new HybridVisionError(`multi-disk zip archives are not supported ('${name}')`);
-    if (localHeaderOffset + 30 > len) throw corrupt(`local header of '${name}' lies past the end of the file`);
+    const shown = cleanText(name);
+    if (localHeaderOffset + 30 > cdOffset) throw corrupt(`local header of '${shown}' lies past the start of the central directory`);
+    if (dv.getUint32(localHeaderOffset, true) !== SIG_LOCAL) throw corrupt(`local header of '${shown}' is damaged`);
+    const localNameLen = dv.getUint16(localHeaderOffset + 26, true);
+    const localName = bytes.subarray(localHeaderOffset + 30, localHeaderOffset + 30 + localNameLen);
+    const centralName = bytes.subarray(p + 46, p + 46 + nameLen);
+    if (localNameLen !== nameLen || !localName.every((b, j) => b === centralName[j])) {
+      throw corrupt(`the local header of '${shown}' names another file ('${cleanText(decoder.decode(localName))}')`);
+    }
+    const dataStart = localHeaderOffset + 30 + localNameLen + dv.getUint16(localHeaderOffset + 28, true);
+    if (method === 0 && compressedSize !== size) throw corrupt(`stored entry '${shown}' has ${compressedSize} bytes but declares ${size}`);
+    if (dataStart + compressedSize > cdOffset) {
+      throw corrupt(`data of '${shown}' (${compressedSize} bytes at offset ${dataStart}) runs into the central directory at ${cdOffset}`);
+    }
+    if (entries.has(name)) throw corrupt(`the archive holds '${shown}' twice`);
     const entry: ZipEntry = { name, method, flags, crc32: crc, compressedSize, size, localHeaderOffset };
-    if (!entries.has(name)) order.push(name);
     entries.set(name, entry);
+    order.push(name);
+    spans.push({ name, begin: localHeaderOffset, end: dataStart + compressedSize });
     p = end;
   }
+  spans.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i]!.begin < spans[i - 1]!.end) {
+      throw corrupt(`entries '${cleanText(spans[i - 1]!.name)}' and '${cleanText(spans[i]!.name)}' overlap`);
+    }
+  }
+  let inflateBudget = opts.maxInflatedBytes ?? Math.max(64 * 2 ** 20, 16 * len);
 
   const cache = new Map<string, Uint8Array>();
 
   function locate(name: string): { entry: ZipEntry; data: Uint8Array } {
     const entry = entries.get(name);
-    if (!entry) throw new HybridVisionError(`zip archive has no entry '${name}'`);
-    if (entry.flags & 1) throw new HybridVisionError(`zip entry '${name}' is encrypted, which is not supported`);
+    if (!entry) throw new HybridVisionError(`zip archive has no entry '${cleanText(name)}'`);
+    if (entry.flags & 1) throw new HybridVisionError(`zip entry '${cleanText(name)}' is encrypted, which is not supported`);
     const off = entry.localHeaderOffset;
-    if (dv.getUint32(off, true) !== SIG_LOCAL) throw corrupt(`local header of '${name}' is damaged`);
     const start = off + 30 + dv.getUint16(off + 26, true) + dv.getUint16(off + 28, true);
-    if (start + entry.compressedSize > len) {
-      throw corrupt(`data of '${name}' (${entry.compressedSize} bytes at offset ${start}) runs past the end of the file (${len} bytes)`);
-    }
     return { entry, data: bytes.subarray(start, start + entry.compressedSize) };
   }
 
   function check(entry: ZipEntry, out: Uint8Array): Uint8Array {
-    if (out.length !== entry.size) throw corrupt(`'${entry.name}' decompressed to ${out.length} bytes, expected ${entry.size}`);
+    if (out.length !== entry.size) throw corrupt(`'${cleanText(entry.name)}' decompressed to ${out.length} bytes, expected ${entry.size}`);
     const c = crc32(out);
-    if (c !== entry.crc32) throw corrupt(`CRC-32 mismatch in '${entry.name}'`);
+    if (c !== entry.crc32) throw corrupt(`CRC-32 mismatch in '${cleanText(entry.name)}'`);
     return out;
   }
 
   function readSync(name: string): Uint8Array {
-    const hit = cache.get(name);
-    if (hit) return hit;
     const { entry, data } = locate(name);
+    const hit = cache.get(name);
+    if (hit && entry.method === 0) return hit;
     if (entry.method !== 0) {
-      throw new HybridVisionError(`zip entry '${name}' is compressed (method ${entry.method}); read it asynchronously`);
+      throw new HybridVisionError(`zip entry '${cleanText(name)}' is compressed (method ${entry.method}); read it asynchronously`);
     }
     const out = check(entry, data);
     cache.set(name, out);
@@ -194,14 +228,23 @@ export function openZip(bytes: Uint8Array): ZipArchive {
     if (hit) return hit;
     const { entry, data } = locate(name);
     if (entry.method === 0) return readSync(name);
-    if (entry.method !== 8) throw new HybridVisionError(`zip entry '${name}' uses unsupported compression method ${entry.method}`);
+    if (entry.method !== 8) throw new HybridVisionError(`zip entry '${cleanText(name)}' uses unsupported compression method ${entry.method}`);
+    // The declared size is checked against the budget before inflating, and the inflater stops as
+    // soon as the output passes it, so neither an honest nor a lying size can exhaust memory.
+    if (entry.size > inflateBudget) {
+      throw new HybridVisionError(
+        `zip entry '${cleanText(name)}' would inflate to ${entry.size} bytes, more than an archive of ${len} bytes may hold (a decompression bomb?)`,
+      );
+    }
+    inflateBudget -= entry.size;
     let out: Uint8Array;
     try {
       out = await inflateRaw(data, entry.size);
     } catch (e) {
-      throw corrupt(`cannot inflate '${name}': ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+      throw corrupt(`cannot inflate '${cleanText(name)}': ${cleanText(String((e as Error)?.message ?? e).split('\n')[0]!)}`);
     }
-    return check(entry, out);
+    cache.set(name, check(entry, out));
+    return out;
   }
 
   return {

@@ -96,6 +96,22 @@ export interface FitHooks {
   resume?: FitState | null;
 }
 
+/** The first float tensor of a training state holding NaN or ±Inf, described (null when all are finite). */
+export function nonFiniteIn(s: Pick<FitState, 'weights' | 'optimizer' | 'ema'>): string | null {
+  const scan = (m: ReadonlyMap<string, HostTensor>, what: string): string | null => {
+    for (const [k, t] of m) {
+      if (t.dtype !== 'float32') continue;
+      const d = t.data as Float32Array;
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return `${what} '${k}' (${d[i]})`;
+    }
+    return null;
+  };
+  let bad = scan(s.weights, 'weight');
+  for (const [slot, m] of s.optimizer.slots) bad ??= scan(m, `optimizer ${slot}`);
+  if (s.ema) bad ??= scan(s.ema, 'EMA weight');
+  return bad;
+}
+
 export async function fit(model: HybridModel, train: Dataset, val: Dataset | null, o: FitOptions, hooks: FitHooks = {}): Promise<{ history: EpochRecord[]; last: EvalResult | null }> {
   const B = o.batchSize;
   const S = o.size;
@@ -127,13 +143,22 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
   let history: EpochRecord[] = [];
   const startEpoch = hooks.resume?.epoch ?? 0;
   let step = await createStep(startEpoch);
-  let ema = o.emaDecay ? new WeightEma(step.state(), { decay: o.emaDecay, warmup: true }) : null;
+  let ema: WeightEma | null = null;
   if (hooks.resume) {
-    step.setWeights(hooks.resume.weights);
-    step.loadOptimizerState(hooks.resume.optimizer);
-    if (ema && hooks.resume.ema) ema = new WeightEma(hooks.resume.ema, { decay: o.emaDecay!, warmup: true });
-    history = [...hooks.resume.history];
-    if (ema) ema.updates = step.step;
+    const r = hooks.resume;
+    if (!Number.isInteger(r.epoch) || r.epoch < 0 || r.epoch > o.epochs) {
+      throw new HybridVisionError(`the checkpoint to resume says ${r.epoch} epochs are done, but this run has ${o.epochs}`);
+    }
+    step.setWeights(r.weights);
+    step.loadOptimizerState(r.optimizer);
+    // The model holds the checkpoint's weights from here on, also when no epoch is left to run
+    // (a run killed between its last checkpoint and writing the final model).
+    step.sync();
+    history = [...r.history];
+  }
+  if (o.emaDecay) {
+    ema = new WeightEma(hooks.resume?.ema ?? step.state(), { decay: o.emaDecay, warmup: true });
+    if (hooks.resume) ema.updates = step.step;
   }
   const per = 3 * S * S;
   const x = new Float32Array(B * per);
@@ -202,7 +227,14 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
       history.push(rec);
       hooks.onEpoch?.(rec, last);
       if (hooks.checkpoint) {
-        await hooks.checkpoint({ epoch: epoch + 1, weights: step.stateDict(), optimizer: step.optimizerState(), ema: ema ? ema.stateDict() : null, history });
+        const state: FitState = { epoch: epoch + 1, weights: step.stateDict(), optimizer: step.optimizerState(), ema: ema ? ema.stateDict() : null, history };
+        const bad = nonFiniteIn(state);
+        if (bad) {
+          throw new HybridVisionError(
+            `${bad} became non-finite during epoch ${epoch + 1}; stopped (the last good checkpoint, after epoch ${epoch}, is kept)`,
+          );
+        }
+        await hooks.checkpoint(state);
       }
       if (evalWeights) step.sync(); // keep training on the raw weights; model.weights holds them again
     }

@@ -2,7 +2,7 @@
 import { createModel } from '../../models/registry.js';
 import { summarize } from '../../models/summary.js';
 import { benchModel, matmulCeiling } from '../../runtime/benchmark.js';
-import { intList, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
+import { checkBatchInput, intList, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 import { csv, table } from '../format.js';
 
 export const benchSpec: CommandSpec = {
@@ -29,6 +29,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const m = createModel(name, { threads });
     const r = m.spec.cfg.paper.resolution;
     const [h, w] = sizeValue(values.size, [r, r]);
+    for (const b of batches) checkBatchInput(b, h, w);
     const madds = summarize(m, h, w).madds;
     for (const b of batches) {
       const t = await benchModel(m, [b, 3, h, w], runs);

@@ -1,7 +1,7 @@
 /** `hybridvision export <model> --weights FILE -o model.onnx`: a standalone ONNX file (opset 17). */
 import { writeFileAtomic } from '../../io/node_files.js';
 import { loadModelFile } from '../../models/model_file_node.js';
-import { joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
+import { checkBatchInput, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 
 export const exportSpec: CommandSpec = {
   usage: 'export <model> --weights FILE -o model.onnx',
@@ -22,6 +22,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const m = await loadModelFile(values.weights, positionals[0]);
   const [h, w] = sizeValue(values.size, m.cfg.inputSize);
   const shape = [posInt(values.batch, 'batch', 1), 3, h, w];
+  checkBatchInput(shape[0]!, h, w);
   const { bytes, outputs } = m.toOnnx(shape, { features: values.features });
   await writeFileAtomic(values.output, bytes);
   console.log(`${m.name}: input 'input' [${shape.join(', ')}] -> ${outputs.join(', ')}; ${(bytes.length / 1e6).toFixed(2)} MB -> ${values.output}`);

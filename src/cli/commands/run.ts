@@ -1,6 +1,6 @@
 /** `hybridvision run <model> --weights FILE --input IN --output OUT`: raw tensor in, logits out (conformance). */
-import { readFileBytes, loadCheckpointFile, writeFileAtomic } from '../../io/node_files.js';
-import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
+import { loadCheckpointFile, readSafetensorsFile, writeFileAtomic } from '../../io/node_files.js';
+import { writeSafetensors } from '../../io/safetensors.js';
 import { createModel } from '../../models/registry.js';
 import { loadModelFile } from '../../models/model_file_node.js';
 import { HybridVisionError } from '../../tensor.js';
@@ -23,7 +23,7 @@ export async function runCommand(argv: string[]): Promise<void> {
   let model;
   if (values['num-classes'] === undefined) model = await loadModelFile(values.weights, positionals[0]);
   else model = createModel(positionals[0], { weights: await loadCheckpointFile(values.weights), numClasses: posInt(values['num-classes'], 'num-classes', 1) });
-  const input = readSafetensors(await readFileBytes(values.input)).tensors.get('input');
+  const input = (await readSafetensorsFile(values.input)).tensors.get('input');
   if (!input) throw new HybridVisionError(`${values.input} has no tensor named 'input'`);
   const logits = await model.forward(input);
   await writeFileAtomic(values.output, writeSafetensors({ logits }, { model: model.name }));

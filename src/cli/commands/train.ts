@@ -3,7 +3,7 @@
  * resumable checkpoint atomically after every epoch, the final model (official keys + metadata) and
  * an HTML report with curves and the test-set confusion matrix.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rng } from '../../models/init.js';
 import { modelToSafetensors } from '../../models/model_file.js';
@@ -11,22 +11,17 @@ import { loadModelFile } from '../../models/model_file_node.js';
 import { createModel } from '../../models/registry.js';
 import { trainValSplit, subset, permutation } from '../../data/dataset.js';
 import { writeFileAtomic } from '../../io/node_files.js';
-import { loadTrainCheckpoint, saveTrainCheckpoint } from '../../train/checkpoint_node.js';
+import { loadTrainCheckpoint, prepareRunDir, saveTrainCheckpoint } from '../../train/checkpoint_node.js';
 import { evaluate } from '../../train/evaluate.js';
 import { fit, type FitOptions } from '../../train/fit.js';
 import { trainingReport } from '../../train/report.js';
 import { HybridVisionError } from '../../tensor.js';
-import { nonNegInt, parse, posInt, usageError, type CommandSpec } from '../args.js';
+import { checkBatchInput, nonNegInt, nonNegNumber, parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
 import { duration, Progress } from '../progress.js';
 
-function num(s: string | undefined, name: string, fallback: number): number {
-  if (s === undefined) return fallback;
-  const v = Number(s);
-  if (!Number.isFinite(v) || v < 0) throw new HybridVisionError(`--${name} needs a non-negative number, got '${s}'`);
-  return v;
-}
+const num = nonNegNumber;
 
 const str = (value: string, help: string, choices?: readonly string[]) => ({ type: 'string' as const, value, help, choices });
 const flag = (help: string) => ({ type: 'boolean' as const, help });
@@ -122,7 +117,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     norm: { mean: data.mean, std: data.std, channelOrder: 'RGB' },
   };
   const out = values.out ?? join('runs', `${name}-${data.name.replace(/[^\w.-]+/g, '_')}`);
-  mkdirSync(out, { recursive: true });
+  checkBatchInput(o.batchSize, size, size);
+  const releaseOut = prepareRunDir(out);
   const ckpt = join(out, 'checkpoint.safetensors');
   const config = { ...o, data: values.data, limit: values.limit ?? null, val: valFrac, weights: values.weights ?? null };
   let resume = null;
@@ -158,4 +154,5 @@ export async function trainCommand(argv: string[]): Promise<void> {
   writeFileSync(join(out, 'report.html'), trainingReport({ title: `${name} on ${data.name}`, command, history, test, classNames, notes: [`wall time ${duration((Date.now() - t0) / 1000)}`] }));
   console.log(`wrote ${join(out, 'model.safetensors')}, ${join(out, 'report.html')}`);
   await model.dispose();
+  releaseOut();
 }

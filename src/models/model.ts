@@ -7,6 +7,7 @@ import { checkStateDict } from '../io/state_dict.js';
 import { f16ToF32 } from '../io/safetensors.js';
 import { initTensor, normalSampler, rng } from './init.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
+import type { PretrainedOptions } from '../hub/hooks.js';
 
 export interface Built {
   graph: Graph;
@@ -15,7 +16,9 @@ export interface Built {
   net: Network;
 }
 
-export interface CreateOptions {
+export interface CreateOptions extends PretrainedOptions {
+  /** Fetch, check, convert and cache the official ImageNet weights (createModel then returns a Promise). */
+  pretrained?: boolean;
   numClasses?: number;
   /** A state dict with official keys (e.g. from readCheckpoint / readSafetensors). */
   weights?: Map<string, HostTensor>;
@@ -51,7 +54,7 @@ export class HybridModel {
     }
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new HybridVisionError(`numClasses must be a positive integer, got ${opts.numClasses}`);
     this.threads = opts.threads ?? 2;
-    this.cfg = { ...spec.cfg, ...opts.cfg };
+    this.cfg = { ...spec.cfg, ...opts.cfg, numClasses: this.numClasses };
     this.initWeights(opts.seed ?? 0);
     if (opts.weights) this.loadStateDict(opts.weights);
   }
@@ -119,6 +122,7 @@ export class HybridModel {
   /** Replaces the classification head with a freshly initialised one for `numClasses` classes. */
   resetClassifier(numClasses: number, seed = 0, labels?: string[]): void {
     this.numClasses = numClasses;
+    this.cfg = { ...this.cfg, numClasses };
     this.labels = labels ?? null;
     this.shapes = null;
     const isHead = (k: string) => this.spec.headPrefixes.some((p) => k.startsWith(p));

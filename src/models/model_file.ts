@@ -6,6 +6,7 @@ import { f32ToF16, readSafetensors, writeSafetensors } from '../io/safetensors.j
 import { isSafetensors, readCheckpoint } from '../io/torch.js';
 import { HybridVisionError, type HostTensor } from '../tensor.js';
 import type { HybridModel } from './model.js';
+import { detectModels } from './detect.js';
 import { createModel } from './registry.js';
 import type { PretrainedCfg } from './types.js';
 
@@ -26,11 +27,21 @@ export function modelToSafetensors(model: HybridModel, opts: { fp16?: boolean; e
   });
 }
 
+export interface ModelFileOptions {
+  threads?: number;
+  /** The file's name, for error messages. */
+  fileLabel?: string;
+  /** Overrides of what the file records. */
+  labels?: string[];
+  cfg?: Partial<PretrainedCfg>;
+}
+
 /**
  * A model from checkpoint bytes: hybridvision files name their architecture, labels and
- * preprocessing; any other checkpoint (safetensors or PyTorch) needs `name`.
+ * preprocessing; for any other checkpoint (safetensors or PyTorch) the architecture is `name`, or,
+ * without one, the zoo model whose keys and shapes the checkpoint matches.
  */
-export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: { threads?: number; fileLabel?: string } = {}): Promise<HybridModel> {
+export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: ModelFileOptions = {}): Promise<HybridModel> {
   let meta: Record<string, string> = {};
   let weights: Map<string, HostTensor>;
   if (isSafetensors(bytes)) {
@@ -38,13 +49,19 @@ export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: { t
     meta = f.metadata;
     weights = f.tensors;
   } else weights = await readCheckpoint(bytes, opts.fileLabel);
-  const arch = name ?? meta.model;
-  if (!arch) throw new HybridVisionError(`${opts.fileLabel ?? 'checkpoint'} does not name its model: pass the model name`);
+  let arch = name ?? meta.model;
+  if (!arch) {
+    const found = detectModels(weights);
+    if (found.length !== 1) {
+      throw new HybridVisionError(`${opts.fileLabel ?? 'checkpoint'} does not name its model and ${found.length ? `fits ${found.join(', ')}` : 'fits no zoo model'}: pass the model name`);
+    }
+    arch = found[0];
+  }
   if (name && meta.model && meta.model !== name) throw new HybridVisionError(`${opts.fileLabel ?? 'checkpoint'} holds a ${meta.model}, not a ${name}`);
   return createModel(arch, {
     weights,
     threads: opts.threads,
-    labels: meta.labels ? JSON.parse(meta.labels) : undefined,
-    cfg: meta.cfg ? JSON.parse(meta.cfg) : undefined,
+    labels: opts.labels ?? (meta.labels ? JSON.parse(meta.labels) : undefined),
+    cfg: { ...(meta.cfg ? JSON.parse(meta.cfg) : {}), ...opts.cfg },
   });
 }

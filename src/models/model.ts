@@ -2,7 +2,7 @@
 import { Graph, type Value } from '../graph/ir.js';
 import { lowerToOnnx } from '../onnx/lower.js';
 import { getEngine, type Session } from '../runtime/engine.js';
-import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
+import { HybridVisionError, numel, shapeStr, type HostTensor, type InputTensor } from '../tensor.js';
 import { checkStateDict } from '../io/state_dict.js';
 import { f16ToF32 } from '../io/safetensors.js';
 import { initTensor, normalSampler, rng } from './init.js';
@@ -156,22 +156,23 @@ export class HybridModel {
     return s;
   }
 
-  private checkInput(x: HostTensor): void {
+  private checkInput(x: HostTensor | InputTensor): HostTensor {
     if (x.dtype !== 'float32') throw new HybridVisionError(`input must be float32, got ${x.dtype}`);
     if (x.shape.length !== 4 || x.shape[1] !== 3) throw new HybridVisionError(`${this.name} expects input [N, 3, H, W], got ${shapeStr(x.shape)}`);
     if (numel(x.shape) !== x.data.length) throw new HybridVisionError('input data length does not match its shape');
+    return { dtype: 'float32', shape: [...x.shape], data: x.data };
   }
 
   /** Logits [N, numClasses]. */
-  async forward(x: HostTensor): Promise<HostTensor> {
-    this.checkInput(x);
+  async forward(input: HostTensor | InputTensor): Promise<HostTensor> {
+    const x = this.checkInput(input);
     const s = await this.session(x.shape, false);
     return (await s.run({ input: x }))['logits'];
   }
 
   /** Logits plus every stage's feature map (NCHW). */
-  async forwardFeatures(x: HostTensor): Promise<Record<string, HostTensor>> {
-    this.checkInput(x);
+  async forwardFeatures(input: HostTensor | InputTensor): Promise<Record<string, HostTensor>> {
+    const x = this.checkInput(input);
     const s = await this.session(x.shape, true);
     return s.run({ input: x });
   }

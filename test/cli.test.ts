@@ -188,3 +188,25 @@ test('--version prints the package version; export --features help says what the
   assert.match(cli('export', '--help').out, /--features +also output every stage's feature map/);
   assert.match(cli('predict', '--help').out, /'pretrained'/);
 });
+
+test('train: Ctrl-C after an epoch names the checkpoint and the --resume command (exit 130)', { skip: existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') ? false : 'Fashion-MNIST not installed' }, async () => {
+  const { spawn } = await import('node:child_process');
+  const out = join(tmp, 'interrupted');
+  const args = ['train', 'mobilevitv3_xxs', '--data', 'fashion-mnist', '--limit', '64', '--batch', '32', '--epochs', '40', '--size', '32', '--val', '0', '--out', out];
+  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let sent = false;
+  p.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => {
+    p.stdout.on('data', (d) => {
+      stdout += d;
+      if (!sent && /epoch 2\/40: train loss/.test(stdout)) sent = p.kill('SIGINT');
+    });
+    p.on('exit', (c, sig) => resolve(c ?? (sig as unknown as number)));
+  });
+  assert.equal(code, 130, `${stderr}\n${stdout}`);
+  assert.match(stderr, /interrupted: .*checkpoint\.safetensors holds epoch \d+\/40; continue with: hybridvision train .* --resume/);
+  assert.ok(existsSync(join(out, 'checkpoint.safetensors')));
+  assert.match(stdout, /train loss \d\.\d{4} \(label-smoothed\)/);
+});

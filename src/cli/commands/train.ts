@@ -148,11 +148,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
     console.error(
       lastEpoch > 0
         ? `interrupted: ${ckpt} holds epoch ${lastEpoch}/${o.epochs}; continue with: ${again}${values.out ? '' : ` (same --out: ${out})`}`
-        : `interrupted before the first epoch ended: no checkpoint yet (one is written after every epoch; --resume continues from it)`,
+        : `interrupted before the first checkpoint: nothing to resume yet (one is written after every epoch; --resume continues from it)`,
     );
     process.exit(130);
   };
-  process.once('SIGINT', onInterrupt);
+  process.on('SIGINT', onInterrupt);
   const { history } = await fit(model, split.train, split.val, o, {
     resume,
     onStep: (s) => {
@@ -164,10 +164,12 @@ export async function trainCommand(argv: string[]): Promise<void> {
       bar.update(`epoch ${s.epoch + 1}/${o.epochs} step ${s.step}/${s.stepsPerEpoch} loss ${s.loss.toFixed(4)} acc ${(100 * s.acc).toFixed(1)}% ${s.imgPerSec.toFixed(0)} img/s ETA ${duration(eta)}`, s.step / s.stepsPerEpoch);
     },
     onEpoch: (r) => {
-      lastEpoch = r.epoch;
       bar.done(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}${(o.labelSmoothing ?? 0) > 0 ? ' (label-smoothed)' : ''} acc ${(100 * r.trainAcc).toFixed(2)}%${r.val ? `, val loss ${r.val.loss.toFixed(4)} top-1 ${(100 * r.val.top1).toFixed(2)}%` : ''}, ${r.imgPerSec.toFixed(0)} img/s, ${duration(r.seconds)}`);
     },
-    checkpoint: (s) => saveTrainCheckpoint(ckpt, { model: name, numClasses: classNames.length, config: JSON.parse(JSON.stringify(config)) }, s),
+    checkpoint: async (s) => {
+      await saveTrainCheckpoint(ckpt, { model: name, numClasses: classNames.length, config: JSON.parse(JSON.stringify(config)) }, s);
+      lastEpoch = s.epoch;
+    },
   });
   process.removeListener('SIGINT', onInterrupt);
   const view = { size, pad: data.pad, norm: o.norm };

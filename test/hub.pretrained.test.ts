@@ -194,3 +194,28 @@ test('MobileViTv3: the release zip is unpacked and its checkpoint_ema_best.pt gi
   await m.dispose();
   await assert.rejects(createModel('mobilevitv3_s', { pretrained: true, cacheDir, baseUrl: base }), (e: Error) => /HTTP 404/.test(e.message) && e.message.includes('releases/tag/v1.0.0') && e.message.includes('mobilevitv3_S_e300_7930.pt'));
 });
+
+test('CLI: predict --weights pretrained fetches into $HYBRIDVISION_CACHE from $HYBRIDVISION_BASE_URL; offline without a cache entry is one error line', async () => {
+  const { execFile } = await import('node:child_process');
+  const { REPO_ROOT } = await import('./helpers/golden.js');
+  const cli = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+  const { bytes } = checkpointBytes('mobilevitv2_0.5', 31);
+  serveFile('/mobilevitv2_0.5/mobilevitv2-0.5.pt', bytes);
+  const cacheDir = freshCache();
+  const run = (env: Record<string, string>, ...args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) => {
+      execFile(process.execPath, [cli, ...args], { env: { ...process.env, HYBRIDVISION_CACHE: cacheDir, ...env } }, (e, out, err) => resolve({ code: e ? (e.code as number) : 0, out, err }));
+    });
+  const sample = join(REPO_ROOT, 'assets', 'samples', 'bag.png');
+  const off = await run({ HYBRIDVISION_OFFLINE: '1' }, 'predict', 'mobilevitv2_0.5', '--weights', 'pretrained', sample);
+  assert.equal(off.code, 1);
+  assert.match(off.err, /^hybridvision: error: mobilevitv2_0\.5: offline \(HYBRIDVISION_OFFLINE\) .*\n$/);
+  const r = await run({ HYBRIDVISION_BASE_URL: base }, 'predict', 'mobilevitv2_0.5', '--weights', 'pretrained', sample, '--top', '2');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /downloading mobilevitv2_0\.5: mobilevitv2-0\.5\.pt/);
+  assert.match(r.out, /bag\.png\n +\d+\.\d+%  .+\n +\d+\.\d+%  .+\n$/);
+  assert.ok(existsSync(join(cacheDir, 'mobilevitv2_0.5', 'model.safetensors')));
+  const again = await run({ HYBRIDVISION_OFFLINE: '1' }, 'predict', 'mobilevitv2_0.5', '--weights', 'pretrained', sample, '--top', '2');
+  assert.equal(again.code, 0, again.err);
+  assert.equal(again.out, r.out);
+});

@@ -47,20 +47,20 @@ async function runBlock(i: number): Promise<string> {
 
 test('the README has the three library examples', () => assert.equal(blocks.length, 3));
 
-test('README example 1: pipeline on a zoo name fetches the pretrained weights and classifies', async () => {
+test('README example 1: loadModelFile restores labels and preprocessing of a trained model', async () => {
   const out = await runBlock(0);
-  assert.match(out, /^[^,\n]+ \d+\.\d%, [^,\n]+ \d+\.\d%, [^,\n]+ \d+\.\d%\n$/);
-});
-
-test('README example 2: loadModelFile restores labels and preprocessing of a trained model', async () => {
-  const out = await runBlock(1);
   assert.match(out, /^mobilevitv3_xxs 10 \[ 'T-shirt\/top', 'Trouser', 'Pullover' \] \[ \d+, \d+ \]\n/);
   assert.match(out, /\[ 'Bag', 'Trouser' \]/);
 });
 
-test('README example 3: createModel pretrained (cached by example 1), features, new head', async () => {
+test('README example 2: pipeline on a zoo name fetches the pretrained weights and classifies', async () => {
+  const out = await runBlock(1);
+  assert.match(out, /^[^,\n]+ \d+\.\d%, [^,\n]+ \d+\.\d%, [^,\n]+ \d+\.\d%\n$/);
+});
+
+test('README example 3: createModel pretrained (cached by example 2), features, new head', async () => {
   const out = await runBlock(2);
   assert.match(out, /^\d+ MobileViTv3 variants\n/);
-  assert.doesNotMatch(out, /downloaded/, 'the weights come from the cache the first example filled');
+  assert.doesNotMatch(out, /downloaded/, 'the weights come from the cache example 2 filled');
   assert.match(out, /\[ 1, 1000 \] \d+ feature maps\n10 10\ntrue\n$/);
 });

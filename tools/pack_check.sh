@@ -21,8 +21,14 @@ version=$(npx --no-install hybridvision --version)
 [ "$version" = "$(node -p "require('$tgz'.replace(/.*/, '$PWD/node_modules/hybridvision/package.json')).version")" ] || { echo "pack check: --version printed '$version'"; exit 1; }
 sample=$(ls node_modules/hybridvision/assets/samples/* | head -1)
 out=$(npx --no-install hybridvision predict "$sample" --top 1 2>"$work/predict.err") || { cat "$work/predict.err"; echo "pack check: predict failed"; exit 1; }
+out_predict=$out
 echo "$out"
 echo "$out" | grep -Eq '^ +[0-9.]+%  [A-Za-z]' || { echo "pack check: no prediction printed"; exit 1; }
 out=$(npx --no-install hybridvision 2>/dev/null | head -3)
 echo "$out" | grep -q "shipped default" || { echo "pack check: the default command did not classify"; exit 1; }
-echo "pack check: installed $(basename "$tgz") offline-from-internet; --version $version; predict ok ($(cat "$work/predict.err" | head -1 | cut -c1-80))"
+# The README's way to the native engine without internet beyond the registry.
+ONNXRUNTIME_NODE_INSTALL=skip npm install --prefer-offline --no-audit --no-fund onnxruntime-node >/dev/null 2>"$work/ort.err" || { cat "$work/ort.err"; echo "pack check: installing onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=skip failed"; exit 1; }
+native=$(npx --no-install hybridvision predict "$sample" --top 1 2>"$work/native.err") || { cat "$work/native.err"; echo "pack check: predict on onnxruntime-node failed"; exit 1; }
+[ ! -s "$work/native.err" ] || { cat "$work/native.err"; echo "pack check: predict on onnxruntime-node printed to stderr"; exit 1; }
+[ "$native" = "$out_predict" ] || { echo "$native"; echo "pack check: onnxruntime-node and the wasm engine disagree"; exit 1; }
+echo "pack check: installed $(basename "$tgz") offline-from-internet; --version $version; predict ok on $(if [ -s "$work/predict.err" ]; then echo "the wasm engine (onnxruntime-node dropped)"; else echo onnxruntime-node; fi), then on onnxruntime-node after ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node"

@@ -210,3 +210,23 @@ test('train: Ctrl-C after an epoch names the checkpoint and the --resume command
   assert.ok(existsSync(join(out, 'checkpoint.safetensors')));
   assert.match(stdout, /train loss \d\.\d{4} \(label-smoothed\)/);
 });
+
+test('eval on a 2-class folder reports top-1 and no top-5 (top-k needs more than k classes)', async () => {
+  const sharp = (await import('sharp')).default;
+  const { mkdirSync } = await import('node:fs');
+  const { createModel } = await import('../src/models/registry.js');
+  const { modelToSafetensors } = await import('../src/models/model_file.js');
+  const data = join(tmp, 'two-classes');
+  for (const [c, v] of [['cat', 40], ['dog', 200]] as const) {
+    mkdirSync(join(data, c), { recursive: true });
+    for (let i = 0; i < 3; i++) await sharp(Buffer.alloc(24 * 24 * 3, v + 10 * i), { raw: { width: 24, height: 24, channels: 3 } }).png().toFile(join(data, c, `${i}.png`));
+  }
+  const m = createModel('mobilevitv3_xxs', { numClasses: 2, labels: ['cat', 'dog'], cfg: { inputSize: [32, 32], cropPct: 1 } });
+  const file = join(tmp, 'two.safetensors');
+  writeFileSync(file, modelToSafetensors(m));
+  const r = cli('eval', '--weights', file, '--data', data);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^mobilevitv3_xxs on .*two-classes \(all images, 6\): top-1 \d+\.\d\d%\n/);
+  assert.doesNotMatch(r.out, /top-5/);
+  assert.match(r.out, /\ncat +\d+\.\d\d\ndog +\d+\.\d\d/);
+});

@@ -14,7 +14,7 @@ import { modelFromBytes, modelToSafetensors } from '../models/model_file.js';
 import { createModel, getModelSpec } from '../models/registry.js';
 import { HybridVisionError } from '../tensor.js';
 import { defaultCacheDir, offlineFromEnv } from './cache_node.js';
-import { download } from './download_node.js';
+import { download, sha256File } from './download_node.js';
 import type { PretrainedOptions } from './hooks.js';
 import { weightSource } from './sources.js';
 
@@ -73,7 +73,10 @@ export async function loadPretrained(name: string, opts: CreateOptions = {}): Pr
   } catch (e) {
     throw new HybridVisionError(`${original}: ${(e as Error).message.split('\n')[0]} (delete it to fetch it again)`);
   }
-  await writeFileAtomic(converted, modelToSafetensors(model, { extra: { source: src.kind === 'download' ? src.url : src.page } }));
+  const digest = existsSync(join(dir, `${src.kind === 'download' ? src.asset : src.fileName}.sha256`))
+    ? (await readFileBytes(join(dir, `${src.kind === 'download' ? src.asset : src.fileName}.sha256`)).then((b) => new TextDecoder().decode(b).split(/\s/)[0]))
+    : await sha256File(original);
+  await writeFileAtomic(converted, modelToSafetensors(model, { extra: { source: src.kind === 'download' ? src.url : src.page, source_sha256: digest } }));
   return finish(model);
 }
 

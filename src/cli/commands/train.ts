@@ -19,7 +19,7 @@ import { HybridVisionError } from '../../tensor.js';
 import { nonNegInt, parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
-import { duration, Progress } from '../progress.js';
+import { duration, Progress, StatusLine } from '../progress.js';
 
 function num(s: string | undefined, name: string, fallback: number): number {
   if (s === undefined) return fallback;
@@ -78,7 +78,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const name = positionals[0];
   const size = posInt(values.size, 'size', 32);
   const seed = posInt(values.seed, 'seed', 1) ;
+  const status = new StatusLine();
+  status.show(`loading ${values.data}`);
   const data = await loadData(values.data, { size, dataPath: values['data-path'] });
+  status.clear();
   let all = data.train;
   if (values.limit) all = subset(all, permutation(all.count, rng(seed)).subarray(0, Math.min(all.count, posInt(values.limit, 'limit', 1))));
   const valFrac = num(values.val, 'val', 0.1);

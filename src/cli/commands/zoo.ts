@@ -8,12 +8,12 @@ import { millions, table } from '../format.js';
 import { StatusLine } from '../progress.js';
 
 /** The architecture's graph alone: counting needs no weights, and drawing random ones took most of the time. */
-function graphOnly(spec: ModelSpec) {
+export function graphOnly(spec: ModelSpec, numClasses = spec.cfg.numClasses) {
   return {
     name: spec.name,
     build(inputShape: number[]) {
       const graph = new Graph();
-      spec.build(spec.cfg.numClasses).forward(graph.input('input', inputShape));
+      spec.build(numClasses).forward(graph.input('input', inputShape));
       return { graph };
     },
   };

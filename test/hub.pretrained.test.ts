@@ -179,6 +179,12 @@ test('pipeline on a zoo name loads the pretrained weights; with pretrained: fals
   assert.equal(direct.shape[1], 1000);
   await classify.dispose();
   await assert.rejects(pipeline('image-classification', 'mobilevitv2_0.75', { pretrained: false }), (e: Error) => /no weights/.test(e.message) && !e.message.includes('\n'));
+  // A path loads the model file with its labels and preprocessing.
+  const { REPO_ROOT } = await import('./helpers/golden.js');
+  const fromFile = await pipeline('image-classification', join(REPO_ROOT, 'assets', 'default', 'model.safetensors'));
+  assert.equal(fromFile.model.labels?.[8], 'Bag');
+  assert.equal((await fromFile(join(REPO_ROOT, 'assets', 'samples', 'bag.png'), { topK: 1 }))[0].label, 'Bag');
+  await fromFile.dispose();
 });
 
 const g = goldenOrSkip();

@@ -48,7 +48,8 @@ function serveFile(path: string, bytes: Uint8Array, opts: { cutAt?: number } = {
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const from = m ? Number(m[1]) : 0;
     const body = bytes.subarray(from);
-    res.writeHead(m ? 206 : 200, { 'content-length': String(body.length), 'content-type': 'application/octet-stream' });
+    const range = m ? { 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` } : {};
+    res.writeHead(m ? 206 : 200, { 'content-length': String(body.length), 'content-type': 'application/octet-stream', ...range });
     if (cut !== undefined) {
       res.write(body.subarray(0, cut));
       cut = undefined;
@@ -118,6 +119,18 @@ test('a truncated download fails with a one-line error, keeps the partial file, 
   const m = await createModel('mobilevit_xs', { pretrained: true, cacheDir, baseUrl: base });
   assert.equal(requests.at(-1)!.range, `bytes=${cut}-`);
   assert.equal(sha(readFileSync(join(cacheDir, 'mobilevit_xs', 'mobilevit_xs.pt'))), sha(bytes));
+  await m.dispose();
+});
+
+test('resuming from a server that ignores Range starts the file over (no doubled bytes)', async () => {
+  const { bytes } = checkpointBytes('mobilevitv2_1.25', 14);
+  serveFile('/mobilevitv2_1.25/mobilevitv2-1.25.pt', bytes, { cutAt: 1000 });
+  const cacheDir = freshCache();
+  await assert.rejects(createModel('mobilevitv2_1.25', { pretrained: true, cacheDir, baseUrl: base }), /run again to resume/);
+  routes.set('/mobilevitv2_1.25/mobilevitv2-1.25.pt', (_q, res) => res.writeHead(200, { 'content-length': String(bytes.length) }).end(bytes));
+  const m = await createModel('mobilevitv2_1.25', { pretrained: true, cacheDir, baseUrl: base });
+  assert.equal(requests.at(-1)!.range, 'bytes=1000-');
+  assert.equal(sha(readFileSync(join(cacheDir, 'mobilevitv2_1.25', 'mobilevitv2-1.25.pt'))), sha(bytes));
   await m.dispose();
 });
 

@@ -56,7 +56,15 @@ export async function download(url: string, dest: string, opts: DownloadOptions 
     await res.body?.cancel();
     throw new HybridVisionError(`cannot download ${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
   }
-  if (res.status !== 206) have = 0; // the server sent the whole file
+  if (res.status === 206) {
+    // Resume only where the server says it resumes ("bytes START-END/TOTAL").
+    const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+    if (!m || Number(m[1]) !== have) {
+      await res.body?.cancel();
+      await unlink(part).catch(() => undefined);
+      return download(url, dest, opts);
+    }
+  } else have = 0; // the server sent the whole file
   const length = Number(res.headers.get('content-length') ?? NaN);
   const total = Number.isFinite(length) ? have + length : 0;
   const file = await open(part, have > 0 ? 'a' : 'w');

@@ -58,6 +58,8 @@ export interface ImageClassifier {
   (image: ImageInput, opts?: { topK?: number }): Promise<Prediction[]>;
   /** A list of images: top-k predictions per image. */
   (images: ImageInput[], opts?: { topK?: number }): Promise<Prediction[][]>;
+  /** Either, when the caller's type does not say which. */
+  (images: ImageInput | ImageInput[], opts?: { topK?: number }): Promise<Prediction[] | Prediction[][]>;
   model: HybridModel;
   dispose(): Promise<void>;
 }
@@ -106,6 +108,7 @@ export async function pipeline(task: 'image-classification', model: string | Hyb
   const m = await resolveModel(model, opts);
   async function run(images: ImageInput, o?: { topK?: number }): Promise<Prediction[]>;
   async function run(images: ImageInput[], o?: { topK?: number }): Promise<Prediction[][]>;
+  async function run(images: ImageInput | ImageInput[], o?: { topK?: number }): Promise<Prediction[] | Prediction[][]>;
   async function run(images: ImageInput | ImageInput[], o: { topK?: number } = {}): Promise<Prediction[] | Prediction[][]> {
     const list = Array.isArray(images) ? images : [images];
     const logits = await m.forward(await imagesToBatch(m, list));

@@ -58,3 +58,17 @@ export class StatusLine {
 export function bytesStr(n: number): string {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(0)} kB`;
 }
+
+/**
+ * Remaining time of a loop of equal steps, timed from the end of the first step seen: that step also
+ * builds and compiles the graph, and timing from the start put the first ETA of `train` 10× off.
+ */
+export class Eta {
+  private first: { t: number; done: number } | null = null;
+
+  /** Seconds left after `done` of `total` steps at time `now` (ms); NaN until a second step ends. */
+  update(done: number, total: number, now = Date.now()): number {
+    if (!this.first) this.first = { t: now, done };
+    return done > this.first.done ? ((now - this.first.t) / 1000 / (done - this.first.done)) * (total - done) : NaN;
+  }
+}

@@ -19,7 +19,7 @@ import { HybridVisionError } from '../../tensor.js';
 import { nonNegInt, parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
-import { duration, Progress, StatusLine } from '../progress.js';
+import { duration, Eta, Progress, StatusLine } from '../progress.js';
 
 function num(s: string | undefined, name: string, fallback: number): number {
   if (s === undefined) return fallback;
@@ -141,8 +141,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   console.log(`${name}: ${split.train.count} train / ${split.val?.count ?? 0} val images, ${classNames.length} classes, ${size}x${size}, batch ${o.batchSize}, ${o.epochs} epochs -> ${out}`);
   const bar = new Progress();
   const t0 = Date.now();
-  // The ETA is timed from the end of the first step: that step also builds and compiles the graph.
-  let first: { t: number; done: number } | null = null;
+  const etaClock = new Eta();
   // Ctrl-C: the last completed epoch is in the checkpoint; say how to continue from it.
   let lastEpoch = resume?.epoch ?? 0;
   const onInterrupt = () => {
@@ -161,9 +160,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     onStep: (s) => {
       const done = s.epoch * s.stepsPerEpoch + s.step - (resume ? resume.epoch * s.stepsPerEpoch : 0);
       const total = (o.epochs - (resume?.epoch ?? 0)) * s.stepsPerEpoch;
-      const now = Date.now();
-      if (!first) first = { t: now, done };
-      const eta = done > first.done ? ((now - first.t) / 1000 / (done - first.done)) * (total - done) : NaN;
+      const eta = etaClock.update(done, total);
       bar.update(`epoch ${s.epoch + 1}/${o.epochs} step ${s.step}/${s.stepsPerEpoch} loss ${s.loss.toFixed(4)} acc ${(100 * s.acc).toFixed(1)}% ${s.imgPerSec.toFixed(0)} img/s ETA ${duration(eta)}`, s.step / s.stepsPerEpoch);
     },
     onEpoch: (r) => {

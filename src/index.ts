@@ -24,4 +24,7 @@ export { resizeDetectionSample, resizeLabelMap, flipBoxes, type DetectionDataset
 export * from './train/index.js';
 export { fit, type FitOptions, type FitState, type EpochRecord } from './train/fit.js';
 export { evaluate, type EvalResult } from './train/evaluate.js';
-export { modelToSafetensors, modelFromBytes } from './models/model_file.js';
+export { modelToSafetensors, modelFromBytes, type ModelFileOptions } from './models/model_file.js';
+export { detectModels } from './models/detect.js';
+export { setPretrainedLoader, setModelFileLoader, type DownloadProgress, type ProgressCallback, type PretrainedOptions, type PretrainedLoader, type ModelFileLoader } from './hub/hooks.js';
+export { weightSource, type WeightSource } from './hub/sources.js';

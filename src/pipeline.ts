@@ -2,7 +2,8 @@
 import { imagenetClassName } from './data/imagenet_classes.js';
 import type { RgbImage } from './data/image.js';
 import { batchImages, preprocess } from './data/preprocess.js';
-import { createModel } from './models/registry.js';
+import { createModel, listModels } from './models/registry.js';
+import { loadModelFileWith } from './hub/hooks.js';
 import type { CreateOptions, HybridModel } from './models/model.js';
 import type { PretrainedCfg } from './models/types.js';
 import { arrayDataset } from './data/dataset.js';
@@ -53,6 +54,11 @@ export function topK(model: HybridModel, logits: HostTensor, k: number): Predict
 }
 
 export interface ImageClassifier {
+  /** One image: its top-k predictions. */
+  (image: ImageInput, opts?: { topK?: number }): Promise<Prediction[]>;
+  /** A list of images: top-k predictions per image. */
+  (images: ImageInput[], opts?: { topK?: number }): Promise<Prediction[][]>;
+  /** Either, when the caller's type does not say which. */
   (images: ImageInput | ImageInput[], opts?: { topK?: number }): Promise<Prediction[] | Prediction[][]>;
   model: HybridModel;
   dispose(): Promise<void>;
@@ -81,14 +87,33 @@ function paddedView(img: RgbImage, cfg: PretrainedCfg): Float32Array {
   return out;
 }
 
+/** The model a pipeline runs: a HybridModel as given; a zoo name with its official weights (or `weights`); otherwise a model file path. */
+async function resolveModel(model: string | HybridModel, opts: CreateOptions): Promise<HybridModel> {
+  if (typeof model !== 'string') return model;
+  if (!listModels().includes(model)) return loadModelFileWith(model, opts);
+  if (opts.weights) return createModel(model, { ...opts, pretrained: false });
+  if (opts.pretrained === false) {
+    throw new HybridVisionError(`pipeline('${model}') with pretrained: false has no weights to classify with: pass { weights }, a model file path, or a HybridModel`);
+  }
+  return createModel(model, { ...opts, pretrained: true });
+}
+
+/**
+ * `pipeline('image-classification', model)`: `model` is a HybridModel, a model file path, or a zoo
+ * name, which loads its official pretrained weights (fetched and cached on first use); a model that
+ * has none is an error, never random weights.
+ */
 export async function pipeline(task: 'image-classification', model: string | HybridModel, opts: CreateOptions & { topK?: number } = {}): Promise<ImageClassifier> {
   if (task !== 'image-classification') throw new HybridVisionError(`unsupported task '${task}' (supported: image-classification)`);
-  const m = typeof model === 'string' ? createModel(model, opts) : model;
-  const run = async (images: ImageInput | ImageInput[], o: { topK?: number } = {}) => {
+  const m = await resolveModel(model, opts);
+  async function run(images: ImageInput, o?: { topK?: number }): Promise<Prediction[]>;
+  async function run(images: ImageInput[], o?: { topK?: number }): Promise<Prediction[][]>;
+  async function run(images: ImageInput | ImageInput[], o?: { topK?: number }): Promise<Prediction[] | Prediction[][]>;
+  async function run(images: ImageInput | ImageInput[], o: { topK?: number } = {}): Promise<Prediction[] | Prediction[][]> {
     const list = Array.isArray(images) ? images : [images];
     const logits = await m.forward(await imagesToBatch(m, list));
     const preds = topK(m, logits, o.topK ?? opts.topK ?? 5);
     return Array.isArray(images) ? preds : preds[0];
-  };
+  }
   return Object.assign(run, { model: m, dispose: () => m.dispose() });
 }

@@ -10,6 +10,17 @@ export interface HostTensor {
   data: TypedData;
 }
 
+/**
+ * A float32 input as users write it: an object literal such as
+ * `{ dtype: 'float32', shape: [1, 3, 224, 224], data }` typechecks without `as const` (its dtype
+ * widens to string); the dtype is checked when the tensor is used.
+ */
+export interface InputTensor {
+  dtype: string;
+  shape: readonly number[];
+  data: Float32Array;
+}
+
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -104,7 +104,9 @@ test('unreadable image and wrong input rank give one-line errors', { skip: g.ski
   const w = join(g.dir, 'mobilevitv3_xs_nc10_128.weights.safetensors');
   const bad = join(tmp, 'bad.jpg');
   writeFileSync(bad, new Uint8Array([0xff, 0xd8, 0xff, 0, 1, 2, 3]));
-  assertOneLineError(cli('predict', 'mobilevitv3_xs', '--weights', w, bad), /cannot read image .*bad\.jpg/);
+  const r = cli('predict', 'mobilevitv3_xs', '--weights', w, bad);
+  assert.equal(r.code, 1);
+  assert.deepEqual(r.err.trim().split('\n').map((l) => l.replace(/cannot read image .*bad\.jpg.*/, 'BAD')), ['hybridvision: error: BAD', 'hybridvision: 1 of 1 image could not be read']);
   const inp = join(tmp, 'rank3.safetensors');
   writeFileSync(inp, writeSafetensors({ input: { dtype: 'float32', shape: [3, 32, 32], data: new Float32Array(3 * 32 * 32) } }));
   assertOneLineError(cli('run', 'mobilevitv3_xs', '--weights', w, '--input', inp, '--output', join(tmp, 'o.safetensors')), /expects input \[N, 3, H, W\], got \[3, 32, 32\]/);
@@ -157,4 +159,74 @@ test('fine-tuning: train --weights official --freeze backbone gives a new 10-cla
   const e = cli('export', 'mobilevitv3_xxs', '--weights', join(out, 'model.safetensors'), '-o', onnx);
   assert.equal(e.code, 0, e.err);
   assert.match(e.out, /input 'input' \[1, 3, 32, 32\]/);
+});
+
+test('predict: each unreadable image on its own line, the others classified, exit 1 at the end', { skip: g.skip }, () => {
+  const w = join(g.dir, 'mobilevitv3_xs_nc10_128.weights.safetensors');
+  const bad = join(tmp, 'bad2.png');
+  writeFileSync(bad, 'not an image');
+  const good = join(REPO_ROOT, 'assets', 'samples', 'bag.png');
+  const r = cli('predict', 'mobilevitv3_xs', '--weights', w, good, bad, join(tmp, 'missing.jpg'), good, '--top', '2', '--json');
+  assert.equal(r.code, 1, r.err);
+  const errs = r.err.trim().split('\n');
+  assert.equal(errs.length, 1, r.err);
+  assert.match(errs[0], /^hybridvision: 2 of 4 images could not be read$/);
+  const res = JSON.parse(r.out);
+  assert.deepEqual(res.map((x: any) => (x.error ? 'error' : x.predictions.length)), [2, 'error', 'error', 2]);
+  assert.match(res[1].error, /bad2\.png/);
+  assert.match(res[2].error, /missing\.jpg: no such file/);
+  const text = cli('predict', 'mobilevitv3_xs', '--weights', w, bad, good);
+  assert.equal(text.code, 1);
+  assert.match(text.err, /^hybridvision: error: cannot read image .*bad2\.png.*\nhybridvision: 1 of 2 images could not be read\n$/);
+  assert.match(text.out, /bag\.png\n +\d+\.\d+%  /);
+});
+
+test('--version prints the package version; export --features help says what the graph outputs', () => {
+  const v = cli('--version');
+  assert.equal(v.code, 0);
+  assert.equal(v.out.trim(), JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version);
+  assert.match(cli('export', '--help').out, /--features +also output every stage's feature map/);
+  assert.match(cli('predict', '--help').out, /'pretrained'/);
+});
+
+test('train: Ctrl-C after an epoch names the checkpoint and the --resume command (exit 130)', { skip: existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') ? false : 'Fashion-MNIST not installed' }, async () => {
+  const { spawn } = await import('node:child_process');
+  const out = join(tmp, 'interrupted');
+  const args = ['train', 'mobilevitv3_xxs', '--data', 'fashion-mnist', '--limit', '64', '--batch', '32', '--epochs', '40', '--size', '32', '--val', '0', '--out', out];
+  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let sent = false;
+  p.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => {
+    p.stdout.on('data', (d) => {
+      stdout += d;
+      if (!sent && /epoch 2\/40: train loss/.test(stdout)) sent = p.kill('SIGINT');
+    });
+    p.on('exit', (c, sig) => resolve(c ?? (sig as unknown as number)));
+  });
+  assert.equal(code, 130, `${stderr}\n${stdout}`);
+  assert.match(stderr, /interrupted: .*checkpoint\.safetensors holds epoch \d+\/40; continue with: hybridvision train .* --resume/);
+  assert.ok(existsSync(join(out, 'checkpoint.safetensors')));
+  assert.match(stdout, /train loss \d\.\d{4} \(label-smoothed\)/);
+});
+
+test('eval on a 2-class folder reports top-1 and no top-5 (top-k needs more than k classes)', async () => {
+  const sharp = (await import('sharp')).default;
+  const { mkdirSync } = await import('node:fs');
+  const { createModel } = await import('../src/models/registry.js');
+  const { modelToSafetensors } = await import('../src/models/model_file.js');
+  const data = join(tmp, 'two-classes');
+  for (const [c, v] of [['cat', 40], ['dog', 200]] as const) {
+    mkdirSync(join(data, c), { recursive: true });
+    for (let i = 0; i < 3; i++) await sharp(Buffer.alloc(24 * 24 * 3, v + 10 * i), { raw: { width: 24, height: 24, channels: 3 } }).png().toFile(join(data, c, `${i}.png`));
+  }
+  const m = createModel('mobilevitv3_xxs', { numClasses: 2, labels: ['cat', 'dog'], cfg: { inputSize: [32, 32], cropPct: 1 } });
+  const file = join(tmp, 'two.safetensors');
+  writeFileSync(file, modelToSafetensors(m));
+  const r = cli('eval', '--weights', file, '--data', data);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^mobilevitv3_xxs on .*two-classes \(all images, 6\): top-1 \d+\.\d\d%\n/);
+  assert.doesNotMatch(r.out, /top-5/);
+  assert.match(r.out, /\ncat +\d+\.\d\d\ndog +\d+\.\d\d/);
 });

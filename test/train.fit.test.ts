@@ -122,8 +122,8 @@ test('fit with SGD and the step schedule: warm-up, then the lr drops by gamma ev
   const lrs: number[] = [];
   const o: FitOptions = { ...base, epochs: 3, lr: 0.05, warmupEpochs: 0.5, optimizer: 'sgd', nesterov: false, momentum: 0.8, schedule: 'step', stepEpochs: 1, gamma: 0.5 };
   const { history } = await fit(m, train, null, o, { onStep: (s) => void lrs.push(s.lr) });
-  // 4 steps per epoch; warm-up over the first 2 steps from 0, then 0.05·0.5^floor(step/4).
-  const want = [0, 0.025, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.0125, 0.0125, 0.0125, 0.0125];
+  // 4 steps per epoch; warm-up 0.05·(s+1)/3 over the first 2 steps, then 0.05·0.5^floor(step/4).
+  const want = [0.05 / 3, 0.1 / 3, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.0125, 0.0125, 0.0125, 0.0125];
   assert.equal(lrs.length, want.length);
   lrs.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-12, `step ${i}: lr ${v}, want ${want[i]}`));
   assert.ok(history.every((h) => Number.isFinite(h.trainLoss)));

@@ -33,8 +33,10 @@ const smallModel = () => createModel('mobilevitv3_xxs', { numClasses: 10, seed: 
 
 test('schedules: warm-up + cosine and step decay are pure functions of the step', () => {
   const s = warmupCosine({ baseLr: 1e-3, totalSteps: 100, warmupSteps: 10, minLr: 1e-5 });
-  assert.equal(s(0), 0);
-  assert.ok(Math.abs(s(5) - 5e-4) < 1e-12);
+  // The warm-up ramps lr·(s+1)/(W+1): step 0 already learns (a zero first lr would waste it).
+  assert.ok(Math.abs(s(0) - 1e-3 / 11) < 1e-15 && s(0) > 0);
+  assert.ok(Math.abs(s(5) - 6e-3 / 11) < 1e-12);
+  assert.ok(Math.abs(warmupCosine({ baseLr: 1e-3, totalSteps: 100, warmupSteps: 10, warmupStartLr: 0 })(5) - 5e-4) < 1e-12);
   assert.ok(Math.abs(s(10) - 1e-3) < 1e-12);
   assert.ok(Math.abs(s(55) - (1e-5 + (1e-3 - 1e-5) / 2)) < 1e-12);
   assert.ok(Math.abs(s(100) - 1e-5) < 1e-15 && s(500) === 1e-5);
@@ -42,7 +44,7 @@ test('schedules: warm-up + cosine and step decay are pure functions of the step'
   const st = stepDecay({ baseLr: 0.1, stepSize: 30, gamma: 0.1 });
   assert.deepEqual([st(0), st(29), st(30), st(60)].map((v) => +v.toPrecision(6)), [0.1, 0.1, 0.01, 0.001]);
   const ms = stepDecay({ baseLr: 1, milestones: [5, 8], gamma: 0.5, warmupSteps: 2 });
-  assert.deepEqual([ms(0), ms(1), ms(2), ms(5), ms(9)], [0, 0.5, 1, 0.5, 0.25]);
+  assert.deepEqual([ms(0), ms(1), ms(2), ms(5), ms(9)].map((v) => +v.toPrecision(12)), [+(1 / 3).toPrecision(12), +(2 / 3).toPrecision(12), 1, 0.5, 0.25]);
   assert.equal(constantLr(0.3)(1234), 0.3);
 });
 

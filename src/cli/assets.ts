@@ -1,5 +1,5 @@
 /** Files shipped with the package: the default model and sample images. */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HybridVisionError } from '../tensor.js';
@@ -15,6 +15,10 @@ function packageRoot(): string {
 }
 
 export const ASSETS = join(packageRoot(), 'assets');
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 export function hasDefaultModel(): boolean {
   return existsSync(join(ASSETS, 'default', 'model.safetensors'));

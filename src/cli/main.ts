@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The hybridvision command line. Errors print one line and exit non-zero. */
-import '../node.js';
+import { engineNote } from '../node.js';
 import { HybridVisionError } from '../tensor.js';
 import { HelpRequested, helpText, type CommandSpec } from './args.js';
 import { benchCommand, benchSpec } from './commands/bench.js';
@@ -14,7 +14,7 @@ import { runCommand, runSpec } from './commands/run.js';
 import { summaryCommand, summarySpec } from './commands/summary.js';
 import { trainCommand, trainSpec } from './commands/train.js';
 import { zooCommand, zooSpec } from './commands/zoo.js';
-import { hasDefaultModel } from './assets.js';
+import { hasDefaultModel, packageVersion } from './assets.js';
 
 const COMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => Promise<void> }> = {
   models: { spec: zooSpec, run: zooCommand },
@@ -34,14 +34,22 @@ const HELP = [
   'hybridvision — Mobile-Former and MobileViTv3 on ONNX Runtime',
   '',
   'usage: hybridvision <command> [options]      hybridvision <command> --help for its options',
+  '       hybridvision --version',
   '',
   ...Object.values(COMMANDS).map(({ spec }) => `  ${spec.usage}\n      ${spec.about.split(/[.:;] /)[0]}`),
   '',
   'With no command, classifies the shipped sample images with the shipped default model.',
+  "--weights pretrained (predict, eval, export, train) fetches a zoo model's official ImageNet weights into the",
+  'cache ($HYBRIDVISION_CACHE; HYBRIDVISION_OFFLINE=1 uses the cache only).',
 ].join('\n');
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    console.log(packageVersion());
+    return;
+  }
+  if (engineNote && !rest.includes('--help') && !rest.includes('-h') && cmd !== '--help' && cmd !== '-h' && cmd !== 'help') console.error(`hybridvision: note: ${engineNote}`);
   // The main job: classify the shipped samples with the shipped default model (the zoo if none ships).
   if (cmd === undefined) return hasDefaultModel() ? predictCommand([]) : zooCommand([]);
   if (cmd === '-h' || cmd === '--help' || cmd === 'help') {

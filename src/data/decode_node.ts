@@ -6,7 +6,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import type { default as Sharp } from 'sharp';
 
 import { HybridVisionError } from '../tensor.js';
 import { toRgb, type RgbImage } from './image.js';
@@ -31,8 +31,22 @@ function fsReason(err: unknown): string {
   }
 }
 
+// sharp is an optional dependency (browser-only installs omit it): loaded on the first decode.
+let sharpModule: Promise<typeof Sharp> | null = null;
+function loadSharp(): Promise<typeof Sharp> {
+  sharpModule ??= import('sharp').then(
+    (m) => m.default,
+    () => {
+      sharpModule = null;
+      throw new HybridVisionError('decoding image files needs sharp, an optional dependency that is not installed: npm install sharp');
+    },
+  );
+  return sharpModule;
+}
+
 async function decode(bytes: Uint8Array, label: string): Promise<RgbImage> {
   if (bytes.length === 0) throw new HybridVisionError(`cannot read image ${label}: empty file`);
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, { failOn: 'error' })
       .autoOrient()

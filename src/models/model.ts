@@ -2,11 +2,12 @@
 import { Graph, type Value } from '../graph/ir.js';
 import { lowerToOnnx } from '../onnx/lower.js';
 import { getEngine, type Session } from '../runtime/engine.js';
-import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
+import { HybridVisionError, numel, shapeStr, type HostTensor, type InputTensor } from '../tensor.js';
 import { checkStateDict } from '../io/state_dict.js';
 import { f16ToF32 } from '../io/safetensors.js';
 import { initTensor, normalSampler, rng } from './init.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
+import type { PretrainedOptions } from '../hub/hooks.js';
 
 export interface Built {
   graph: Graph;
@@ -15,7 +16,9 @@ export interface Built {
   net: Network;
 }
 
-export interface CreateOptions {
+export interface CreateOptions extends PretrainedOptions {
+  /** Fetch, check, convert and cache the official ImageNet weights (createModel then returns a Promise). */
+  pretrained?: boolean;
   numClasses?: number;
   /** A state dict with official keys (e.g. from readCheckpoint / readSafetensors). */
   weights?: Map<string, HostTensor>;
@@ -51,7 +54,7 @@ export class HybridModel {
     }
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new HybridVisionError(`numClasses must be a positive integer, got ${opts.numClasses}`);
     this.threads = opts.threads ?? 2;
-    this.cfg = { ...spec.cfg, ...opts.cfg };
+    this.cfg = { ...spec.cfg, ...opts.cfg, numClasses: this.numClasses };
     this.initWeights(opts.seed ?? 0);
     if (opts.weights) this.loadStateDict(opts.weights);
   }
@@ -119,6 +122,7 @@ export class HybridModel {
   /** Replaces the classification head with a freshly initialised one for `numClasses` classes. */
   resetClassifier(numClasses: number, seed = 0, labels?: string[]): void {
     this.numClasses = numClasses;
+    this.cfg = { ...this.cfg, numClasses };
     this.labels = labels ?? null;
     this.shapes = null;
     const isHead = (k: string) => this.spec.headPrefixes.some((p) => k.startsWith(p));
@@ -152,22 +156,23 @@ export class HybridModel {
     return s;
   }
 
-  private checkInput(x: HostTensor): void {
+  private checkInput(x: HostTensor | InputTensor): HostTensor {
     if (x.dtype !== 'float32') throw new HybridVisionError(`input must be float32, got ${x.dtype}`);
     if (x.shape.length !== 4 || x.shape[1] !== 3) throw new HybridVisionError(`${this.name} expects input [N, 3, H, W], got ${shapeStr(x.shape)}`);
     if (numel(x.shape) !== x.data.length) throw new HybridVisionError('input data length does not match its shape');
+    return { dtype: 'float32', shape: [...x.shape], data: x.data };
   }
 
   /** Logits [N, numClasses]. */
-  async forward(x: HostTensor): Promise<HostTensor> {
-    this.checkInput(x);
+  async forward(input: HostTensor | InputTensor): Promise<HostTensor> {
+    const x = this.checkInput(input);
     const s = await this.session(x.shape, false);
     return (await s.run({ input: x }))['logits'];
   }
 
   /** Logits plus every stage's feature map (NCHW). */
-  async forwardFeatures(x: HostTensor): Promise<Record<string, HostTensor>> {
-    this.checkInput(x);
+  async forwardFeatures(input: HostTensor | InputTensor): Promise<Record<string, HostTensor>> {
+    const x = this.checkInput(input);
     const s = await this.session(x.shape, true);
     return s.run({ input: x });
   }

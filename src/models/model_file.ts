@@ -7,6 +7,7 @@ import { cleanText, describeValue } from '../io/text.js';
 import { isSafetensors, readCheckpoint } from '../io/torch.js';
 import { HybridVisionError, type HostTensor } from '../tensor.js';
 import type { HybridModel } from './model.js';
+import { detectModels } from './detect.js';
 import { createModel } from './registry.js';
 import type { PretrainedCfg } from './types.js';
 
@@ -119,12 +120,22 @@ export function modelFileMeta(file: string, meta: Readonly<Record<string, string
   return { model: own('model'), labels, cfg };
 }
 
+export interface ModelFileOptions {
+  threads?: number;
+  /** The file's name, for error messages. */
+  fileLabel?: string;
+  /** Overrides of what the file records. */
+  labels?: string[];
+  cfg?: Partial<PretrainedCfg>;
+}
+
 /**
  * A model from checkpoint bytes: hybridvision files name their architecture, labels and
- * preprocessing; any other checkpoint (safetensors or PyTorch) needs `name`. The metadata is
+ * preprocessing; for any other checkpoint (safetensors or PyTorch) the architecture is `name`, or,
+ * without one, the zoo model whose keys and shapes the checkpoint matches. The metadata is
  * validated before use; errors name the file.
  */
-export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: { threads?: number; fileLabel?: string } = {}): Promise<HybridModel> {
+export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: ModelFileOptions = {}): Promise<HybridModel> {
   const file = cleanText(opts.fileLabel ?? 'checkpoint');
   let meta: ModelFileMeta = {};
   let weights: Map<string, HostTensor>;
@@ -133,8 +144,19 @@ export async function modelFromBytes(bytes: Uint8Array, name?: string, opts: { t
     meta = modelFileMeta(file, f.metadata);
     weights = f.tensors;
   } else weights = await readCheckpoint(bytes, opts.fileLabel);
-  const arch = name ?? meta.model;
-  if (!arch) throw new HybridVisionError(`${file} does not name its model: pass the model name`);
+  let arch = name ?? meta.model;
+  if (!arch) {
+    const found = detectModels(weights);
+    if (found.length !== 1) {
+      throw new HybridVisionError(`${file} does not name its model and ${found.length ? `fits ${found.join(', ')}` : 'fits no zoo model'}: pass the model name`);
+    }
+    arch = found[0];
+  }
   if (name && meta.model && meta.model !== name) throw new HybridVisionError(`${file} holds a ${cleanText(meta.model, 60)}, not a ${name}`);
-  return createModel(arch, { weights, threads: opts.threads, labels: meta.labels, cfg: meta.cfg });
+  return createModel(arch, {
+    weights,
+    threads: opts.threads,
+    labels: opts.labels ?? meta.labels,
+    cfg: { ...(meta.cfg ?? {}), ...opts.cfg },
+  });
 }

@@ -5,6 +5,7 @@ import { MOBILEVIT_CFGS, MobileViT } from './mobilevit.js';
 import { MOBILEVIT_V2_CFGS, MobileViTv2 } from './mobilevit_v2.js';
 import type { ModelSpec, PretrainedCfg } from './types.js';
 import { MOBILE_FORMER_SPECS } from './mobile_former.js';
+import { loadPretrainedWith } from '../hub/hooks.js';
 
 
 /** CVNets eval: resize short side 288, center crop 256, [0,1], no normalisation. */
@@ -105,6 +106,15 @@ export function getModelSpec(name: string): ModelSpec {
   return s;
 }
 
-export function createModel(name: string, opts: CreateOptions = {}): HybridModel {
-  return new HybridModel(getModelSpec(name), opts);
+/**
+ * A model by name: random weights, `weights` (a state dict), or with `pretrained: true` the official
+ * ImageNet weights, fetched and cached by the loader the Node entry installs (then a Promise).
+ */
+export function createModel(name: string, opts: CreateOptions & { pretrained: true }): Promise<HybridModel>;
+export function createModel(name: string, opts?: CreateOptions & { pretrained?: false }): HybridModel;
+export function createModel(name: string, opts?: CreateOptions): HybridModel | Promise<HybridModel>;
+export function createModel(name: string, opts: CreateOptions = {}): HybridModel | Promise<HybridModel> {
+  const spec = getModelSpec(name);
+  if (opts.pretrained) return loadPretrainedWith(name, opts);
+  return new HybridModel(spec, opts);
 }

@@ -1,6 +1,6 @@
 /** Per-stage parameter and MAdds counts, read off the built graph (1 MAdd per multiply-accumulate, no bias). */
 import { numel } from '../tensor.js';
-import type { HybridModel } from './model.js';
+import type { Built } from './model.js';
 
 export interface StageRow {
   stage: string;
@@ -25,7 +25,8 @@ function stageOf(path: string): string {
   return parts[0] === 'features' && parts.length > 1 ? `${parts[0]}.${parts[1]}` : parts[0];
 }
 
-export function summarize(model: HybridModel, height: number, width: number): ModelSummary {
+/** `model`: a HybridModel, or anything that names itself and builds its graph (no weights needed). */
+export function summarize(model: { name: string; build(inputShape: number[]): Pick<Built, 'graph'> }, height: number, width: number): ModelSummary {
   const { graph } = model.build([1, 3, height, width]);
   const rows = new Map<string, StageRow>();
   const row = (s: string) => {

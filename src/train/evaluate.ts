@@ -28,7 +28,8 @@ export function renderEvalBatch(ds: Dataset, from: number, n: number, batch: num
   return x;
 }
 
-export async function evaluate(model: HybridModel, ds: Dataset, v: ViewOptions, batch = 100): Promise<EvalResult> {
+/** `onProgress(done, total)` after each batch. top5 counts the true class among the top min(5, classes). */
+export async function evaluate(model: HybridModel, ds: Dataset, v: ViewOptions, batch = 100, onProgress?: (done: number, total: number) => void): Promise<EvalResult> {
   const C = model.numClasses;
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   let top1 = 0;
@@ -53,6 +54,7 @@ export async function evaluate(model: HybridModel, ds: Dataset, v: ViewOptions, 
       if (rank < 5) top5++;
       confusion[y][arg]++;
     }
+    onProgress?.(from + n, ds.count);
   }
   const perClass = confusion.map((r, i) => {
     const total = r.reduce((a, b) => a + b, 0);

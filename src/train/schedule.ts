@@ -12,7 +12,10 @@ export interface WarmupCosineOptions {
   /** Total number of optimizer steps (the cosine reaches minLr at this step). */
   totalSteps: number;
   warmupSteps?: number;
-  /** lr at step 0 of the warm-up (linear ramp from here to baseLr). Default 0. */
+  /**
+   * lr at step 0 of the warm-up (linear ramp from here to baseLr at step warmupSteps). Default
+   * baseLr/(warmupSteps+1), so the ramp is baseLr·(s+1)/(warmupSteps+1) and the first step learns.
+   */
   warmupStartLr?: number;
   minLr?: number;
 }
@@ -21,15 +24,18 @@ function checkLr(name: string, v: number): void {
   if (!Number.isFinite(v) || v < 0) throw new HybridVisionError(`${name} must be a finite number >= 0, got ${v}`);
 }
 
+/** The default warm-up start: one step's worth of the ramp 0 → base, never 0 (a zero lr wastes step 0). */
+const rampStart = (base: number, W: number) => base / (W + 1);
+
 /**
  * Linear warm-up then half-cosine decay: lr(s) = start + (base − start)·s/W for s < W (step 0 uses
- * `warmupStartLr`), then lr(s) = min + (base − min)·(1 + cos(π·(s − W)/(T − W)))/2, and min from
+ * `warmupStartLr`, default base/(W+1)), then lr(s) = min + (base − min)·(1 + cos(π·(s − W)/(T − W)))/2, and min from
  * step T on.
  */
 export function warmupCosine(o: WarmupCosineOptions): Schedule {
   const W = o.warmupSteps ?? 0;
   const T = o.totalSteps;
-  const start = o.warmupStartLr ?? 0;
+  const start = o.warmupStartLr ?? rampStart(o.baseLr, W);
   const min = o.minLr ?? 0;
   checkLr('baseLr', o.baseLr);
   checkLr('minLr', min);
@@ -57,7 +63,7 @@ export interface StepDecayOptions {
 export function stepDecay(o: StepDecayOptions): Schedule {
   const gamma = o.gamma ?? 0.1;
   const W = o.warmupSteps ?? 0;
-  const start = o.warmupStartLr ?? 0;
+  const start = o.warmupStartLr ?? rampStart(o.baseLr, W);
   checkLr('baseLr', o.baseLr);
   if ((o.stepSize === undefined) === (o.milestones === undefined)) throw new HybridVisionError('stepDecay needs exactly one of stepSize or milestones');
   if (o.stepSize !== undefined && (!Number.isInteger(o.stepSize) || o.stepSize < 1)) throw new HybridVisionError(`stepSize must be a positive integer, got ${o.stepSize}`);

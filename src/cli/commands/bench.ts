@@ -4,6 +4,7 @@ import { summarize } from '../../models/summary.js';
 import { benchModel, matmulCeiling } from '../../runtime/benchmark.js';
 import { checkBatchInput, intList, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 import { csv, table } from '../format.js';
+import { StatusLine } from '../progress.js';
 
 export const benchSpec: CommandSpec = {
   usage: 'bench <model...>',
@@ -23,6 +24,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const batches = intList(values.batch, 'batch', [1, 8]);
   const threads = posInt(values.threads, 'threads', 2);
   const runs = posInt(values.runs, 'runs', 20);
+  const status = new StatusLine(undefined, 0);
+  status.show('measuring the MatMul ceiling');
   const ceiling = await matmulCeiling(threads);
   const rows: (string | number)[][] = [];
   for (const name of positionals) {
@@ -32,12 +35,14 @@ export async function benchCommand(argv: string[]): Promise<void> {
     for (const b of batches) checkBatchInput(b, h, w);
     const madds = summarize(m, h, w).madds;
     for (const b of batches) {
+      status.show(`timing ${name} at ${h}x${w}, batch ${b}`);
       const t = await benchModel(m, [b, 3, h, w], runs);
       const eff = (madds * b) / (t.medianMs / 1000) / ceiling.maddsPerSec;
       rows.push([name, `${h}x${w}`, b, t.medianMs.toFixed(2), t.bestMs.toFixed(2), ((b * 1000) / t.medianMs).toFixed(1), (eff * 100).toFixed(1)]);
     }
     await m.dispose();
   }
+  status.clear();
   const head = ['model', 'size', 'batch', 'median_ms', 'best_ms', 'img_per_s', 'efficiency_%'];
   if (values.csv) console.log(csv(head, rows));
   else {

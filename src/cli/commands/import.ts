@@ -1,24 +1,12 @@
 /** `hybridvision import CHECKPOINT -o OUT.safetensors [--model NAME]`: PyTorch checkpoint -> safetensors, no Python. */
 import { loadCheckpointFile, writeFileAtomic } from '../../io/node_files.js';
 import { writeSafetensors } from '../../io/safetensors.js';
-import { createModel, getModelSpec, listModels } from '../../models/registry.js';
+import { createModel } from '../../models/registry.js';
+import { detectModels } from '../../models/detect.js';
 import { HybridVisionError, type HostTensor } from '../../tensor.js';
 import { parse, usageError, type CommandSpec } from '../args.js';
 
-/** The zoo models whose state-dict keys (ignoring the head's class count) match the checkpoint. */
-export function detectModels(sd: Map<string, HostTensor>): string[] {
-  return listModels().filter((name) => {
-    const spec = getModelSpec(name);
-    const nc = sd.get(spec.classifierKey)?.shape[0];
-    if (!nc) return false;
-    try {
-      createModel(name, { weights: sd, numClasses: nc });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
+export { detectModels } from '../../models/detect.js';
 
 export const importSpec: CommandSpec = {
   usage: 'import CHECKPOINT -o OUT.safetensors',

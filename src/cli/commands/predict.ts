@@ -1,42 +1,70 @@
-/** `hybridvision predict [<model>] [--weights FILE] IMAGE...`: top-k labels per image. */
+/** `hybridvision predict [<model>] [--weights FILE|pretrained] IMAGE...`: top-k labels per image. */
 import { relative } from 'node:path';
+import { decodeImageFile } from '../../data/decode_node.js';
+import type { RgbImage } from '../../data/image.js';
 import { listModels } from '../../models/registry.js';
-import { loadModelFile } from '../../models/model_file_node.js';
-import { imagesToBatch, topK } from '../../pipeline.js';
+import { imagesToBatch, topK, type Prediction } from '../../pipeline.js';
+import { HybridVisionError } from '../../tensor.js';
 import { parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { defaultModelPath, defaultSamples } from '../assets.js';
+import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 
 export const predictSpec: CommandSpec = {
-  usage: 'predict [<model> --weights FILE] [IMAGE...]',
-  about: 'Top-k labels for each image (JPEG/PNG/WebP); with no model, the shipped default on its sample images.',
+  usage: 'predict [<model> --weights FILE|pretrained] [IMAGE...]',
+  about: 'Top-k labels for each image (JPEG/PNG/WebP); with no model, the shipped default on its sample images. An unreadable image is reported on its own line, the rest are classified, and the exit code is 1.',
   options: {
-    weights: { type: 'string', value: 'FILE', help: 'the weights (safetensors or a PyTorch checkpoint)' },
+    weights: { type: 'string', value: 'FILE', help: WEIGHTS_HELP },
     top: { type: 'string', value: 'K', help: 'labels per image (default 5)' },
-    json: { type: 'boolean', help: 'print JSON: [{image, predictions: [{label, score}]}]' },
+    json: { type: 'boolean', help: 'print JSON: [{image, predictions: [{label, score}]} or {image, error}]' },
   },
 };
+
+/** Images decoded per batch (bounds memory for long lists). */
+const BATCH = 32;
 
 export async function predictCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, predictSpec);
   const known = new Set(listModels());
   const name = positionals.length && known.has(positionals[0]) ? positionals[0] : undefined;
   let images = name ? positionals.slice(1) : positionals;
-  if (name && !values.weights) throw usageError(predictSpec, '--weights FILE is required with a model name');
+  if (name && !values.weights) throw usageError(predictSpec, '--weights FILE (or pretrained) is required with a model name');
   const weights = values.weights ?? defaultModelPath();
   if (images.length === 0) {
     if (values.weights) throw usageError(predictSpec, 'expected at least one image');
     images = defaultSamples();
   }
-  const model = await loadModelFile(weights, name);
   const k = posInt(values.top, 'top', 5);
-  const preds = topK(model, await model.forward(await imagesToBatch(model, images)), k);
-  if (values.json) console.log(JSON.stringify(images.map((image, i) => ({ image, predictions: preds[i] })), null, 2));
-  else {
-    if (!values.weights) console.log(`${model.name} trained on Fashion-MNIST (the shipped default, ${relative(process.cwd(), weights)})`);
-    images.forEach((image, i) => {
-      console.log(relative(process.cwd(), image) || image);
+  const model = await loadWeights(weights, name);
+  const results: ({ image: string; predictions: Prediction[] } | { image: string; error: string })[] = [];
+  let failed = 0;
+  const show = (image: string) => relative(process.cwd(), image) || image;
+  if (!values.json && !values.weights) console.log(`${model.name} trained on Fashion-MNIST (the shipped default, ${show(weights)})`);
+  for (let start = 0; start < images.length; start += BATCH) {
+    const chunk = images.slice(start, start + BATCH);
+    const ok: { image: string; at: number; rgb: RgbImage }[] = [];
+    for (const [j, image] of chunk.entries()) {
+      try {
+        ok.push({ image, at: start + j, rgb: await decodeImageFile(image) });
+      } catch (e) {
+        if (!(e instanceof HybridVisionError)) throw e;
+        failed++;
+        results[start + j] = { image, error: e.message };
+        if (!values.json) console.error(`hybridvision: error: ${e.message.split('\n')[0]}`);
+      }
+    }
+    if (ok.length === 0) continue;
+    const preds = topK(model, await model.forward(await imagesToBatch(model, ok.map((x) => x.rgb))), k);
+    ok.forEach(({ image, at }, i) => {
+      results[at] = { image, predictions: preds[i] };
+      if (values.json) return;
+      console.log(show(image));
       for (const p of preds[i]) console.log(`  ${(p.score * 100).toFixed(2).padStart(6)}%  ${p.label}`);
     });
   }
+  if (values.json) console.log(JSON.stringify(results, null, 2));
   await model.dispose();
+  if (failed > 0) {
+    console.error(`hybridvision: ${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be read`);
+    process.exitCode = 1;
+  }
 }

@@ -1,5 +1,6 @@
 /** `hybridvision summary <model> [--size H W]`: per-stage output shape, params and MAdds. */
-import { createModel } from '../../models/registry.js';
+import { getModelSpec } from '../../models/registry.js';
+import { graphOnly } from './zoo.js';
 import { summarize } from '../../models/summary.js';
 import { joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 import { millions, table } from '../format.js';
@@ -16,8 +17,9 @@ export const summarySpec: CommandSpec = {
 export async function summaryCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(joinSize(argv), summarySpec);
   if (positionals.length !== 1) throw usageError(summarySpec, 'expected one model name');
-  const m = createModel(positionals[0], { numClasses: posInt(values['num-classes'], 'num-classes', 1000) });
-  const r = m.spec.cfg.paper.resolution;
+  const spec = getModelSpec(positionals[0]);
+  const m = graphOnly(spec, posInt(values['num-classes'], 'num-classes', 1000));
+  const r = spec.cfg.paper.resolution;
   const [h, w] = sizeValue(values.size, [r, r]);
   const s = summarize(m, h, w);
   const rows = s.rows.map((x) => [x.stage, x.outputShape ? `[${x.outputShape.join(', ')}]` : '', x.params.toLocaleString('en-US'), millions(x.madds, 2)]);

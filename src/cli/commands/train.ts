@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rng } from '../../models/init.js';
 import { modelToSafetensors } from '../../models/model_file.js';
-import { loadModelFile } from '../../models/model_file_node.js';
+import { loadWeights } from '../weights.js';
 import { createModel } from '../../models/registry.js';
 import { trainValSplit, subset, permutation } from '../../data/dataset.js';
 import { writeFileAtomic } from '../../io/node_files.js';
@@ -19,7 +19,7 @@ import { HybridVisionError } from '../../tensor.js';
 import { checkBatchInput, nonNegInt, nonNegNumber, parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
-import { duration, Progress } from '../progress.js';
+import { duration, Eta, Progress, StatusLine } from '../progress.js';
 
 const num = nonNegNumber;
 
@@ -56,7 +56,7 @@ export const trainSpec: CommandSpec = {
     'mix-prob': str('P', 'probability of mixing a batch (default 1)'),
     ema: str('DECAY', 'keep an EMA of the weights with this decay; its weights are saved'),
     dropout: flag("enable the model's dropout rates"),
-    weights: str('FILE', 'start from these weights (safetensors or a PyTorch checkpoint); the head is replaced when the class count differs'),
+    weights: str('FILE', "start from these weights (a model file, or 'pretrained' for the official ImageNet weights); the head is replaced when the class count differs"),
     freeze: str('', 'train only the classifier head', ['backbone']),
     val: str('FRACTION', 'held-out validation fraction of the training set (default 0.1; 0 for none)'),
     limit: str('N', 'train on a random subset of N images'),
@@ -73,7 +73,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const name = positionals[0];
   const size = posInt(values.size, 'size', 32);
   const seed = posInt(values.seed, 'seed', 1) ;
+  const status = new StatusLine();
+  status.show(`loading ${values.data}`);
   const data = await loadData(values.data, { size, dataPath: values['data-path'] });
+  status.clear();
   let all = data.train;
   if (values.limit) all = subset(all, permutation(all.count, rng(seed)).subarray(0, Math.min(all.count, posInt(values.limit, 'limit', 1))));
   const valFrac = num(values.val, 'val', 0.1);
@@ -81,7 +84,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const classNames = [...data.train.classNames];
   const threads = posInt(values.threads, 'threads', 2);
 
-  const model = values.weights ? await loadModelFile(values.weights, name, { threads }) : createModel(name, { numClasses: classNames.length, seed, threads });
+  const model = values.weights ? await loadWeights(values.weights, name, { threads }) : createModel(name, { numClasses: classNames.length, seed, threads });
   if (model.numClasses !== classNames.length) model.resetClassifier(classNames.length, seed);
   model.labels = classNames;
   model.cfg = { ...model.cfg, inputSize: [size, size], cropPct: 1, interpolation: 'bilinear', mean: data.mean, std: data.std, channelOrder: 'RGB', pad: data.pad };
@@ -134,24 +137,43 @@ export async function trainCommand(argv: string[]): Promise<void> {
   console.log(`${name}: ${split.train.count} train / ${split.val?.count ?? 0} val images, ${classNames.length} classes, ${size}x${size}, batch ${o.batchSize}, ${o.epochs} epochs -> ${out}`);
   const bar = new Progress();
   const t0 = Date.now();
+  const etaClock = new Eta();
+  // Ctrl-C: the last completed epoch is in the checkpoint; say how to continue from it.
+  let lastEpoch = resume?.epoch ?? 0;
+  const onInterrupt = () => {
+    bar.done('');
+    const again = argv.includes('--resume') ? command : `${command} --resume`;
+    console.error(
+      lastEpoch > 0
+        ? `interrupted: ${ckpt} holds epoch ${lastEpoch}/${o.epochs}; continue with: ${again}${values.out ? '' : ` (same --out: ${out})`}`
+        : `interrupted before the first checkpoint: nothing to resume yet (one is written after every epoch; --resume continues from it)`,
+    );
+    process.exit(130);
+  };
+  process.on('SIGINT', onInterrupt);
   const { history } = await fit(model, split.train, split.val, o, {
     resume,
     onStep: (s) => {
       const done = s.epoch * s.stepsPerEpoch + s.step - (resume ? resume.epoch * s.stepsPerEpoch : 0);
       const total = (o.epochs - (resume?.epoch ?? 0)) * s.stepsPerEpoch;
-      const eta = ((Date.now() - t0) / 1000 / done) * (total - done);
+      const eta = etaClock.update(done, total);
       bar.update(`epoch ${s.epoch + 1}/${o.epochs} step ${s.step}/${s.stepsPerEpoch} loss ${s.loss.toFixed(4)} acc ${(100 * s.acc).toFixed(1)}% ${s.imgPerSec.toFixed(0)} img/s ETA ${duration(eta)}`, s.step / s.stepsPerEpoch);
     },
-    onEpoch: (r) =>
-      bar.done(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAcc).toFixed(2)}%${r.val ? `, val top-1 ${(100 * r.val.top1).toFixed(2)}%` : ''}, ${r.imgPerSec.toFixed(0)} img/s, ${duration(r.seconds)}`),
-    checkpoint: (s) => saveTrainCheckpoint(ckpt, { model: name, numClasses: classNames.length, config: JSON.parse(JSON.stringify(config)) }, s),
+    onEpoch: (r) => {
+      bar.done(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}${(o.labelSmoothing ?? 0) > 0 ? ' (label-smoothed)' : ''} acc ${(100 * r.trainAcc).toFixed(2)}%${r.val ? `, val loss ${r.val.loss.toFixed(4)} top-1 ${(100 * r.val.top1).toFixed(2)}%` : ''}, ${r.imgPerSec.toFixed(0)} img/s, ${duration(r.seconds)}`);
+    },
+    checkpoint: async (s) => {
+      await saveTrainCheckpoint(ckpt, { model: name, numClasses: classNames.length, config: JSON.parse(JSON.stringify(config)) }, s);
+      lastEpoch = s.epoch;
+    },
   });
+  process.removeListener('SIGINT', onInterrupt);
   const view = { size, pad: data.pad, norm: o.norm };
   const test = data.test ? await evaluate(model, data.test, view) : null;
-  if (test) console.log(`test set: top-1 ${(100 * test.top1).toFixed(2)}%, top-5 ${(100 * test.top5).toFixed(2)}% (${test.count} images)`);
+  if (test) console.log(`test set: top-1 ${(100 * test.top1).toFixed(2)}%${classNames.length > 5 ? `, top-5 ${(100 * test.top5).toFixed(2)}%` : ''} (${test.count} images)`);
   await writeFileAtomic(join(out, 'model.safetensors'), modelToSafetensors(model, { extra: { trained_with: command } }));
   writeFileSync(join(out, 'history.json'), JSON.stringify({ command, history, test: test && { top1: test.top1, top5: test.top5, perClass: test.perClass } }, null, 2));
-  writeFileSync(join(out, 'report.html'), trainingReport({ title: `${name} on ${data.name}`, command, history, test, classNames, notes: [`wall time ${duration((Date.now() - t0) / 1000)}`] }));
+  writeFileSync(join(out, 'report.html'), trainingReport({ title: `${name} on ${data.name}`, command, history, test, classNames, labelSmoothing: o.labelSmoothing, notes: [`wall time ${duration((Date.now() - t0) / 1000)}`] }));
   console.log(`wrote ${join(out, 'model.safetensors')}, ${join(out, 'report.html')}`);
   await model.dispose();
   releaseOut();

@@ -1,15 +1,32 @@
 /** `hybridvision models [pattern]`: the zoo with live counts beside the paper's figures. */
-import { createModel, listModels } from '../../models/registry.js';
+import { Graph } from '../../graph/ir.js';
+import { getModelSpec, listModels } from '../../models/registry.js';
 import { summarize } from '../../models/summary.js';
+import type { ModelSpec } from '../../models/types.js';
 import { parse, type CommandSpec } from '../args.js';
 import { millions, table } from '../format.js';
+import { StatusLine } from '../progress.js';
 
-export function zooTable(pattern?: string): string {
-  const rows = listModels(pattern).map((name) => {
-    const m = createModel(name);
-    const { cfg } = m.spec;
+/** The architecture's graph alone: counting needs no weights, and drawing random ones took most of the time. */
+export function graphOnly(spec: ModelSpec, numClasses = spec.cfg.numClasses) {
+  return {
+    name: spec.name,
+    build(inputShape: number[]) {
+      const graph = new Graph();
+      spec.build(numClasses).forward(graph.input('input', inputShape));
+      return { graph };
+    },
+  };
+}
+
+export function zooTable(pattern?: string, onModel?: (i: number, n: number, name: string) => void): string {
+  const names = listModels(pattern);
+  const rows = names.map((name, i) => {
+    onModel?.(i, names.length, name);
+    const spec = getModelSpec(name);
+    const { cfg } = spec;
     const r = cfg.paper.resolution;
-    const s = summarize(m, r, r);
+    const s = summarize(graphOnly(spec), r, r);
     return [
       name,
       `${r}`,
@@ -32,7 +49,10 @@ export const zooSpec: CommandSpec = {
 
 export async function zooCommand(argv: string[]): Promise<void> {
   const { positionals } = parse(argv, zooSpec);
-  console.log(zooTable(positionals[0]));
+  const status = new StatusLine();
+  const text = zooTable(positionals[0], (i, n, name) => status.show(`counting ${name} (${i + 1}/${n})`, i / n));
+  status.clear();
+  console.log(text);
   console.log('\nparams and MAdds are counted from the built graph (1 MAdd per multiply-accumulate: convs, linears, attention products; no bias).');
   console.log("The papers' MAdds for MobileViT use the CVNets profiler convention, which undercounts attention.");
 }

@@ -18,6 +18,11 @@ function runtimeFiles(): Plugin {
   return {
     name: 'hybridvision-runtime-files',
     apply: 'build',
+    // The page loads ORT's runtime from ort/ (wasmPaths), so the copies Vite emits for the
+    // `new URL('….wasm', import.meta.url)` references inside ORT's bundle are never fetched: drop them.
+    generateBundle(_, bundle) {
+      for (const k of Object.keys(bundle)) if (/ort-wasm-simd-threaded.*\.wasm$/.test(k)) delete bundle[k];
+    },
     configResolved(c) {
       outDir = resolve(c.root, c.build.outDir);
     },

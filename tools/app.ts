@@ -1,6 +1,7 @@
 /**
  * `npm run app`: builds the app (app/ -> app/dist/) and serves it on 127.0.0.1:$PORT (default 5173)
- * with COOP/COEP headers; the shipped samples are under /samples/<file>. `--no-build` serves the
+ * with COOP/COEP headers; the build copies the shipped samples to /samples/<file> (listed in
+ * /samples/index.json) and the default model to /models/default.safetensors. `--no-build` serves the
  * last build. $HYBRIDVISION_WEIGHTS (a folder) is served at /weights/, so ?model=NAME finds
  * NAME.safetensors there.
  */
@@ -18,7 +19,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 try {
   const out = join(REPO_ROOT, 'app', 'dist');
   if (!noBuild) await buildApp(out);
-  const mounts: Record<string, string> = { '/samples/': join(REPO_ROOT, 'assets', 'samples') };
+  const mounts: Record<string, string> = {};
   if (process.env.HYBRIDVISION_WEIGHTS) mounts['/weights/'] = process.env.HYBRIDVISION_WEIGHTS;
   const s = await serveApp(out, port, mounts);
   console.log(`hybridvision app: ${s.url}  (Ctrl+C to stop)`);

@@ -31,6 +31,19 @@ function inputView(): RgbImage | null {
   return { width: w, height: h, data: out };
 }
 
+/** The drawn map's raw range, for readers and automated checks. */
+function writeStats(values: Float32Array, kind: string, scope: string, row: number): void {
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (const v of values) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+    sum += v;
+  }
+  $('map-stats').textContent = JSON.stringify({ kind, scope, row, min, max, mean: sum / values.length });
+}
+
 function setInsideStatus(s: string): void {
   $('inside-status').textContent = s;
 }
@@ -44,7 +57,9 @@ function drawSelected(): void {
   $('row-value').textContent = String(row);
   $('row-label').textContent = m.kind === 'patch_attention' ? 'Patch' : 'Token';
   $('map-help').textContent = HELP[m.kind] ?? m.kind;
-  drawHeatmap($<HTMLCanvasElement>('heatmap'), inputView(), m.data.subarray(row * m.h * m.w, (row + 1) * m.h * m.w), m.h, m.w);
+  const values = m.data.subarray(row * m.h * m.w, (row + 1) * m.h * m.w);
+  drawHeatmap($<HTMLCanvasElement>('heatmap'), inputView(), values, m.h, m.w);
+  writeStats(values, m.kind, m.scope, row);
 }
 
 async function refresh(): Promise<void> {
@@ -85,6 +100,7 @@ export function initInside(): void {
       if (inspector?.model !== state.model) inspector = new Inspector(state.model);
       const s = await inspector.saliency(state.batch);
       drawHeatmap($<HTMLCanvasElement>('heatmap'), inputView(), s.map, s.h, s.w);
+      writeStats(s.map, 'saliency', `class ${s.label}`, 0);
       $('map-help').textContent = `Saliency: |∂ logit / ∂ input| for class ${s.label}, max over colour channels.`;
       setInsideStatus('ready');
     } catch (e) {

@@ -142,11 +142,14 @@ describe('app in Chromium', { skip }, () => {
         return Math.sqrt(s2 / n - (s / n) ** 2);
       });
       assert.ok(spread > 20, `heat map too uniform: std of (red - blue) = ${spread}`);
+      const stats = JSON.parse((await page.getByTestId('map-stats').textContent()) ?? '{}');
+      assert.equal(stats.kind, 'mobile_to_former');
+      assert.ok(stats.max > 1.2 * stats.min, `the attention itself is near uniform: ${JSON.stringify(stats)}`);
       await page.screenshot({ path: join(OUT, 'inside_tokens.png') });
       await page.getByTestId('saliency').click();
       await waitText(page, 'inside-status', /^ready$/);
       await page.screenshot({ path: join(OUT, 'inside_saliency.png') });
-      console.log(`# token view: ${options.length} maps, heat-map spread ${spread.toFixed(1)}`);
+      console.log(`# token view: ${options.length} maps, drawn map spread ${spread.toFixed(1)}, ${stats.scope} token ${stats.row}: max/min ${(stats.max / stats.min).toFixed(2)}`);
     } catch (e) {
       console.log(log.join('\n'));
       throw e;

@@ -61,8 +61,17 @@ export function serveApp(root: string, port: number, mounts: Record<string, stri
       res.writeHead(404, headers).end('not found');
       return;
     }
+    const st = statSync(target);
+    // Revalidation (no-cache + Last-Modified) as a plain static server does, so the browser's
+    // HTTP and compiled-wasm caches work on a second visit.
+    headers['Last-Modified'] = st.mtime.toUTCString();
+    const since = req.headers['if-modified-since'];
+    if (since && Math.floor(st.mtimeMs / 1000) <= Math.floor(Date.parse(since) / 1000)) {
+      res.writeHead(304, headers).end();
+      return;
+    }
     headers['Content-Type'] = MIME[extname(target).toLowerCase()] ?? 'application/octet-stream';
-    headers['Content-Length'] = String(statSync(target).size);
+    headers['Content-Length'] = String(st.size);
     res.writeHead(200, headers);
     if (req.method === 'HEAD') res.end();
     else createReadStream(target).pipe(res);

@@ -9,7 +9,10 @@
  * that small file: without it, a bundled page's workers re-run the whole bundle.
  */
 import * as ortWasm from 'onnxruntime-web/wasm';
-import { setEngine } from '../runtime/engine.js';
+import { Graph } from '../graph/ir.js';
+import { add } from '../graph/ops/elementwise.js';
+import { lowerToOnnx } from '../onnx/lower.js';
+import { getEngine, setEngine } from '../runtime/engine.js';
 import { ortEngine, type OrtModule } from '../runtime/ort_common.js';
 import { HybridVisionError } from '../tensor.js';
 
@@ -48,6 +51,19 @@ export function webRuntime(): Promise<WebRuntime> | null {
   return current;
 }
 
+/** A one-op session: the first session pays for the wasm runtime's start-up. */
+async function warmUp(): Promise<void> {
+  const g = new Graph();
+  const a = g.input('a', [1]);
+  const m = lowerToOnnx(g, { outputs: [{ name: 'b', value: add(a, a) }], params: 'initializer', weights: new Map() });
+  try {
+    const s = await getEngine().createSession(m.bytes, { threads: 1 });
+    await s.release();
+  } catch {
+    // a real session reports the problem
+  }
+}
+
 async function init(opts: WebSetup): Promise<WebRuntime> {
   const isolated = g.crossOriginIsolated === true;
   const cores = g.navigator?.hardwareConcurrency ?? 1;
@@ -77,7 +93,12 @@ async function init(opts: WebSetup): Promise<WebRuntime> {
     env.wasmPaths = opts.wasmPaths;
   }
   ort.env.logLevel = 'error';
-  setEngine(ortEngine(ort, `onnxruntime-web (${backend})`, backend === 'webgpu' ? { executionProviders: ['webgpu'] } : {}));
+  // 'extended', not 'all': level 'all' adds the NCHWc layout transform, which on wasm makes session
+  // creation 3x slower and Mobile-Former's forward ~4x slower (measured, onnxruntime-web 1.30).
+  const sessionOptions = { graphOptimizationLevel: 'extended', ...(backend === 'webgpu' ? { executionProviders: ['webgpu'] } : {}) };
+  setEngine(ortEngine(ort, `onnxruntime-web (${backend})`, sessionOptions));
+  // Instantiate the wasm runtime (compile, start its threads) now, while the caller fetches weights.
+  void warmUp();
   const rt: WebRuntime = { backend, threads, crossOriginIsolated: isolated, wasmPaths: opts.wasmPaths ?? null };
   if (opts.verbose !== false) console.info(`hybridvision: onnxruntime-web ${backend}, ${threads} thread(s)`);
   return rt;

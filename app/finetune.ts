@@ -187,7 +187,9 @@ export function initFinetune(opts: { loadBytes: (b: Uint8Array, label: string) =
     if (v !== null) ($(id) as HTMLInputElement).value = v;
   }
   const dataSel = $<HTMLSelectElement>('train-data');
-  dataSel.addEventListener('change', () => ($('classes').hidden = dataSel.value !== 'mine'));
+  const showClasses = () => ($('classes').hidden = dataSel.value !== 'mine');
+  dataSel.addEventListener('change', showClasses);
+  showClasses();
   $('add-class').addEventListener('click', addClass);
   addClass();
   addClass();

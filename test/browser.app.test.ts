@@ -167,6 +167,28 @@ describe('app in Chromium', { skip }, () => {
     }
   });
 
+  test('fine-tune on classes made from dropped images (file inputs), then classify with their names', async () => {
+    const page = await s.context.newPage();
+    try {
+      await page.goto(`${s.server.url}?view=finetune&train=mine&mode=head&steps=4&batch=4&lr=0.01&image=/samples/sneaker.png`);
+      await waitText(page, 'status', /^ready$/);
+      const boxes = page.locator('.class-box');
+      const samples = (f: string[]) => f.map((x) => join(REPO_ROOT, 'assets', 'samples', x));
+      await boxes.nth(0).locator('input[type=text], input:not([type])').fill('shoes');
+      await boxes.nth(0).locator('input[type=file]').setInputFiles(samples(['sneaker.png', 'sandal.png', 'ankle_boot.png']));
+      await boxes.nth(1).locator('input:not([type])').fill('clothes');
+      await boxes.nth(1).locator('input[type=file]').setInputFiles(samples(['dress.png', 't_shirt_top.png', 'trouser.png']));
+      await page.waitForFunction(() => document.querySelectorAll('.class-box img').length === 6);
+      await page.getByTestId('train-start').click();
+      assert.match(await waitText(page, 'train-status', /^(done|error)/, 120_000), /^done: 4 steps/);
+      await waitText(page, 'status', /^ready$/);
+      const top = JSON.parse((await page.getByTestId('predictions').textContent()) ?? '[]') as { label: string }[];
+      assert.deepEqual(top.map((p) => p.label).sort(), ['clothes', 'shoes']);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('bad input gives a one-line error status: unknown model, unreadable image', async () => {
     const page = await s.context.newPage();
     try {
@@ -198,6 +220,16 @@ describe('app in Chromium', { skip }, () => {
       const top = JSON.parse((await page.getByTestId('predictions').textContent()) ?? '[]');
       assert.equal(top.length, 5);
       assert.equal(await page.getByTestId('download-safetensors').isVisible(), true);
+      // the download is a hybridvision file with official keys: Node loads it and gives the page's logits
+      const bytes = new Uint8Array(
+        await page.evaluate(async () => [...new Uint8Array(await (await fetch(document.querySelector<HTMLAnchorElement>('[data-testid=download-safetensors]')!.href)).arrayBuffer())]),
+      );
+      const m = await modelFromBytes(bytes);
+      assert.equal(m.numClasses, 10);
+      assert.deepEqual([...m.stateDict().keys()].sort(), [...createModel(m.name, { numClasses: 10 }).stateShapes().keys()].sort());
+      const { logits } = await pageLogits(page);
+      assertSameLogits(logits, await nodeLogits(m, 'ankle_boot.png'), 1e-3, 'fine-tuned model');
+      await m.dispose();
       await page.screenshot({ path: join(OUT, 'finetune.png') });
       console.log(`# fine-tune: loss ${first.toFixed(3)} -> ${last.toFixed(3)} (first/last 5 of 20 steps), ${r.imgPerSec.toFixed(1)} img/s at ${r.size}², compile ${(r.compileMs / 1000).toFixed(1)} s`);
     } catch (e) {

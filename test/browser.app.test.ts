@@ -63,10 +63,15 @@ describe('app in Chromium', { skip }, () => {
   test('classify: the default model on a sample gives Node\'s top-1 and logits (wasm, threads, cross-origin isolated)', async () => {
     const page = await s.context.newPage();
     const log = consoleLog(page);
+    const workers: string[] = [];
+    page.on('worker', (w) => workers.push(w.url()));
     try {
       const t0 = Date.now();
       await page.goto(`${s.server.url}?image=/samples/${SAMPLE}`);
       await waitText(page, 'status', /^ready$/);
+      // ORT's threads run its small runtime module (wasmPaths), never the app bundle again
+      assert.ok(workers.length >= 1, 'onnxruntime-web starts thread workers in an isolated page');
+      assert.deepEqual(workers.filter((u) => !/\/ort\/ort-wasm-simd-threaded\.mjs$/.test(u)), []);
       const coldMs = Date.now() - t0;
       const isolated = await page.evaluate(() => crossOriginIsolated);
       assert.equal(isolated, true, 'the server sends COOP/COEP, so the page must be cross-origin isolated');

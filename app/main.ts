@@ -54,7 +54,7 @@ async function loadModel(name: string, source: { url?: string; file?: File } = {
     m = await loadModelFromFile(source.file, { name: arch });
     state.modelLabel = source.file.name;
   } else {
-    let url = source.url ?? (name === 'default' ? new URL('models/default.safetensors', here).href : new URL(`weights/${name}.safetensors`, here).href);
+    let url = source.url ?? (name === 'default' ? await defaultModelUrl() : new URL(`weights/${name}.safetensors`, here).href);
     let bytes: Uint8Array | null = null;
     try {
       bytes = await fetchBytes(url, { onProgress });
@@ -73,6 +73,13 @@ async function loadModel(name: string, source: { url?: string; file?: File } = {
   void old?.dispose();
   $('runtime').textContent = `${state.modelLabel} · ${m.numClasses} classes · ${m.cfg.inputSize.join('×')}`;
   if (state.image) await setImage(state.image);
+}
+
+/** The shipped default model's URL (content-hashed, so the Cache API never serves an old one). */
+async function defaultModelUrl(): Promise<string> {
+  const r = await fetch(new URL('models/default.json', here));
+  if (!r.ok) throw new Error(`this build ships no default model (models/default.json: HTTP ${r.status})`);
+  return new URL(`models/${((await r.json()) as { file: string }).file}`, here).href;
 }
 
 async function setImage(input: WebImageInput): Promise<void> {

@@ -2,9 +2,10 @@
  * The app as a static site: `vite build --config app/vite.config.ts` writes app/dist/ (relative
  * URLs, so it runs from any folder). The build also copies what the page fetches at run time:
  * onnxruntime-web's runtime files to ort/, the shipped sample images to samples/ (with an
- * index.json) and the default model to models/default.safetensors.
+ * index.json) and the default model to models/ (under a content-hashed name given by models/default.json).
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
@@ -35,9 +36,16 @@ function runtimeFiles(): Plugin {
       const list = existsSync(samples) ? readdirSync(samples).filter((f) => /\.(png|jpe?g|webp)$/i.test(f)).sort() : [];
       for (const f of list) copyFileSync(join(samples, f), join(outDir, 'samples', f));
       writeFileSync(join(outDir, 'samples', 'index.json'), JSON.stringify(list));
+      // The default model under a name holding its hash, named by models/default.json: the page
+      // caches weights by URL forever (Cache API), so a new default must get a new URL.
       const model = join(repo, 'assets', 'default', 'model.safetensors');
       mkdirSync(join(outDir, 'models'), { recursive: true });
-      if (existsSync(model)) copyFileSync(model, join(outDir, 'models', 'default.safetensors'));
+      if (existsSync(model)) {
+        const bytes = readFileSync(model);
+        const file = `default-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.safetensors`;
+        writeFileSync(join(outDir, 'models', file), bytes);
+        writeFileSync(join(outDir, 'models', 'default.json'), JSON.stringify({ file }));
+      }
     },
   };
 }

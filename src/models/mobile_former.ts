@@ -32,6 +32,7 @@ import { channelShuffle, gelu, hardSwish, relu6 } from '../nn/functional.js';
 import { BatchNorm, Conv2d, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { makeDivisible } from './cvnets_layers.js';
+import { tap } from '../graph/taps.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -367,7 +368,7 @@ class MobileToFormer extends Container {
     const dh = c / nh;
     const q = transpose(reshape(mul(this.q.call(z), dh ** -0.5), [b, t, nh, dh]), [0, 2, 1, 3]); // [B, nh, T, dh]
     const k = reshape(x, [b, nh, dh, h * w]); // [B, nh, dh, HW], also v
-    const attn = softmax(matmul(q, k), -1); // [B, nh, T, HW]
+    const attn = tap('mobile_to_former', softmax(matmul(q, k), -1), { h, w }); // [B, nh, T, HW]
     const o = matmul(attn, transpose(k, [0, 1, 3, 2])); // [B, nh, T, dh]
     const heads = reshape(transpose(o, [0, 2, 1, 3]), [b * t, c]);
     const alpha = mul(hardSigmoid(this.alpha.call(z)), COMMON.dyScale);
@@ -452,7 +453,7 @@ class FormerToMobile extends Container {
     const dh = c / nh;
     const k = transpose(reshape(mul(this.k.call(z), dh ** -0.5), [b, t, nh, dh]), [0, 2, 1, 3]); // [B, nh, T, dh]
     const v = transpose(reshape(this.v.call(z), [b, t, nh, dh]), [0, 2, 3, 1]); // [B, nh, dh, T]
-    const attn = softmaxOverTokens(matmul(k, reshape(y, [b, nh, dh, h * w]))); // [B, nh, T, HW], softmax over T
+    const attn = tap('former_to_mobile', softmaxOverTokens(matmul(k, reshape(y, [b, nh, dh, h * w]))), { h, w }); // [B, nh, T, HW], softmax over T
     return add(y, reshape(matmul(v, attn), [b, c, h, w]));
   }
 }

@@ -12,6 +12,7 @@ import { linear, resizeBilinear, silu } from '../nn/functional.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { ConvLayer, InvertedResidual, cvnetsForward } from './cvnets_layers.js';
+import { tap } from '../graph/taps.js';
 import type { MapBlock, Network, NetworkOutput } from './types.js';
 
 export interface MobileViTStage {
@@ -83,7 +84,7 @@ class MultiHeadAttention extends Module {
       const q = proj(0, dh ** -0.5);
       const k = proj(1, 1);
       const v = proj(2, 1);
-      o = matmul(softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1), v);
+      o = matmul(tap('patch_attention', softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1)), v); // [G, h, N, N]
     }
     o = reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]);
     return g.withScope('out_proj', () => linear(o, this.param(g, 'weight', [d, d]), this.param(g, 'bias', [d])));

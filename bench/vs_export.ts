@@ -6,7 +6,7 @@
  * graph, each measured in its own child process: ours (library: build + lower + run), ours and the
  * export loaded from .onnx files (engine only), and PyTorch eager (tools/ref/infer_rss.py).
  *
- * Usage: node dist/bench/vs_export.js [model ...] [--batch 1,8] [--rounds 5] [--runs 10] [--threads 2] [--rss]
+ * Usage: node dist/bench/vs_export.js [model ...] [--batch 1,8] [--rounds 12] [--runs 3] [--threads 2] [--rss]
  * Graphs: tools/ref_baselines.sh, read from $HYBRIDVISION_REF_ONNX (default /tmp/ref/onnx).
  */
 import '../src/node.js';
@@ -69,8 +69,9 @@ if (values.child) {
 }
 
 const batches = (values.batch ?? '1,8').split(',').map(Number);
-const rounds = Number(values.rounds ?? 5);
-const runs = Number(values.runs ?? 10);
+// many short rounds: on a shared machine the load changes within seconds
+const rounds = Number(values.rounds ?? 12);
+const runs = Number(values.runs ?? 3);
 const models = positionals.length ? positionals : listModels().filter((n) => exportedGraph(n, 1) || exportedGraph(n, 8));
 if (!models.length || !models.some((n) => batches.some((b) => exportedGraph(n, b)))) {
   console.log(HOW_TO_EXPORT);

@@ -6,7 +6,7 @@
  *    (what `export --dtype q8` does by default) and on 100 training images.
  * 2. Golden cases (official-architecture models with the golden weights): max |logit - golden|.
  * 3. Latency against fp32, interleaved rounds in this process, same session options.
- * Usage: node dist/bench/export_dtypes.js [--rounds 5] [--runs 10] [--skip-accuracy]
+ * Usage: node dist/bench/export_dtypes.js [--rounds 15] [--runs 3] [--skip-accuracy]
  */
 import '../src/node.js';
 import { parseArgs } from 'node:util';

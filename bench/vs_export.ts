@@ -17,7 +17,8 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel, listModels } from '../src/models/registry.js';
-import { getEngine, type Session } from '../src/runtime/engine.js';
+import * as ort from 'onnxruntime-node';
+import { getEngine } from '../src/runtime/engine.js';
 import { table } from '../src/cli/format.js';
 import type { HostTensor } from '../src/tensor.js';
 import { exportedGraph, HOW_TO_EXPORT, median, pyEnv, REF_ONNX_DIR, REPO, TORCH_PYTHON, torchAvailable } from './ref_graphs.js';
@@ -30,6 +31,7 @@ const { values, positionals } = parseArgs({
     threads: { type: 'string' },
     rss: { type: 'boolean' },
     child: { type: 'string' },
+    spin: { type: 'boolean' },
   },
   allowPositionals: true,
 });
@@ -78,18 +80,35 @@ if (!models.length || !models.some((n) => batches.some((b) => exportedGraph(n, b
   process.exit(1);
 }
 
-async function timeRuns(s: Session, feeds: Record<string, HostTensor>, n: number): Promise<number[]> {
-  const t: number[] = [];
+// The engine's session options (runtime/ort_common.ts) without thread spinning (unless --spin): on a
+// machine shared with other jobs, wall time swings with their load; the process CPU time per run
+// (all engine threads) does much less when no thread burns time waiting.
+type OrtSession = Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+const createSession = (bytes: Uint8Array) =>
+  ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    ...(values.spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+  });
+
+async function timeRuns(s: OrtSession, feeds: Record<string, ort.Tensor>, n: number): Promise<{ wall: number[]; cpu: number[] }> {
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await s.run(feeds);
-    t.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return t;
+  return { wall, cpu };
 }
 
 console.log(`ours vs the PyTorch-exported graph: onnxruntime-node, ${threads} threads, graphOptimizationLevel all, same session options;`);
-console.log(`${rounds} interleaved rounds x ${runs} runs after 3 warm-ups each; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; graphs from ${REF_ONNX_DIR}`);
+console.log(`thread spinning ${values.spin ? 'on (engine default)' : 'off'}; ${rounds} interleaved rounds x ${runs} runs after 3 warm-ups each; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; graphs from ${REF_ONNX_DIR}`);
 const rows: (string | number)[][] = [];
 const missing: string[] = [];
 for (const name of models) {
@@ -101,32 +120,37 @@ for (const name of models) {
       continue;
     }
     const m = createModel(name, { threads });
-    const ours = await getEngine().createSession(m.toOnnx([b, 3, r, r]).bytes, { threads });
-    const ref = await getEngine().createSession(readFileSync(path), { threads });
-    const feeds = { input: input([b, 3, r, r]) };
+    const ours = await createSession(m.toOnnx([b, 3, r, r]).bytes);
+    const ref = await createSession(readFileSync(path));
+    const x = input([b, 3, r, r]);
+    const feeds = { input: new ort.Tensor('float32', x.data as Float32Array, x.shape) };
     await timeRuns(ours, feeds, 3);
     await timeRuns(ref, feeds, 3);
     const med = { ours: [] as number[], ref: [] as number[] };
+    const cpu = { ours: [] as number[], ref: [] as number[] };
     const best = { ours: Infinity, ref: Infinity };
     for (let k = 0; k < rounds; k++) {
       const order = k % 2 ? (['ref', 'ours'] as const) : (['ours', 'ref'] as const);
       for (const who of order) {
         const t = await timeRuns(who === 'ours' ? ours : ref, feeds, runs);
-        med[who].push(median(t));
-        best[who] = Math.min(best[who], ...t);
+        med[who].push(median(t.wall));
+        cpu[who].push(...t.cpu);
+        best[who] = Math.min(best[who], ...t.wall);
       }
     }
     await ours.release();
     await ref.release();
     const mo = median(med.ours);
     const mr = median(med.ref);
-    rows.push([name, b, mo.toFixed(2), mr.toFixed(2), (mo / mr).toFixed(2), best.ours.toFixed(2), best.ref.toFixed(2), (best.ours / best.ref).toFixed(2), (mo / mr) <= 0.85 ? 'yes' : 'no']);
+    const [co, cr] = [median(cpu.ours), median(cpu.ref)];
+    rows.push([name, b, mo.toFixed(2), mr.toFixed(2), (mo / mr).toFixed(2), best.ours.toFixed(2), best.ref.toFixed(2), (best.ours / best.ref).toFixed(2), co.toFixed(2), cr.toFixed(2), (co / cr).toFixed(2), (mo / mr) <= 0.85 ? 'yes' : 'no']);
     console.log(rows[rows.length - 1].join('  '));
   }
 }
 console.log();
-console.log(table(['model', 'batch', 'ours_ms', 'export_ms', 'ours/export', 'ours_best', 'export_best', 'best_ratio', '<=0.85'], rows));
-console.log('ms: median over rounds of each round\'s median; ratio < 1: ours is faster. Target ours/export <= 0.85.');
+console.log(table(['model', 'batch', 'ours_ms', 'export_ms', 'ours/export', 'ours_best', 'export_best', 'best_ratio', 'ours_cpu_ms', 'export_cpu_ms', 'cpu_ratio', 'wall<=0.85'], rows));
+console.log('ms: wall time, median over rounds of each round\'s median; best: fastest single run; cpu: median process CPU time');
+console.log('per run (all engine threads). Ratio < 1: ours is faster. Target ours/export <= 0.85.');
 if (missing.length) console.log(`no exported graph for: ${missing.join(', ')} (tools/ref_baselines.sh; batch N graphs: tools/ref/export_batch.py N)`);
 
 if (values.rss) {

@@ -22,6 +22,7 @@ import { renderEvalBatch } from '../src/train/evaluate.js';
 import { imagesToBatch } from '../src/pipeline.js';
 import { calibrationBatches, convertDtype, type ExportDtype } from '../src/onnx/dtype.js';
 import { getEngine, type Session } from '../src/runtime/engine.js';
+import { createSession, ortInput, timeRuns, type OrtSession } from './timing.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { readFileBytes } from '../src/io/node_files.js';
 import { table } from '../src/cli/format.js';
@@ -138,29 +139,29 @@ for (const c of cases) {
   const graphs = await variants(c.model, c.shape, await sampleCalibration(c.model, c.shape[0]));
   // control: a second fp32 session of the same bytes; its ratio shows what noise and order alone do
   graphs.set('fp32 again', graphs.get('fp32')!);
-  const sessions = new Map<string, Session>();
-  for (const [k, b] of graphs) sessions.set(k, await engine.createSession(b, { threads: 2 }));
-  const x = { dtype: 'float32' as const, shape: c.shape, data: new Float32Array(c.shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.37)) };
+  const sessions = new Map<string, OrtSession>();
+  for (const [k, b] of graphs) sessions.set(k, await createSession(b));
+  const x = ortInput(new Float32Array(c.shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.37)), c.shape);
   const med = new Map<string, number[]>();
-  for (const s of sessions.values()) for (let i = 0; i < 3; i++) await s.run({ input: x });
+  const cpu = new Map<string, number[]>();
+  for (const s of sessions.values()) await timeRuns(s, x, 3);
   for (let k = 0; k < rounds; k++) {
     const order = [...sessions];
     if (k % 2) order.reverse();
     for (const [name, s] of order) {
-      const t: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const t0 = performance.now();
-        await s.run({ input: x });
-        t.push(performance.now() - t0);
-      }
-      med.set(name, [...(med.get(name) ?? []), median(t)]);
+      const t = await timeRuns(s, x, runs);
+      med.set(name, [...(med.get(name) ?? []), median(t.wall)]);
+      cpu.set(name, [...(cpu.get(name) ?? []), ...t.cpu]);
     }
   }
   for (const s of sessions.values()) await s.release();
   const f = median(med.get('fp32')!);
-  speedRows.push([c.label, c.shape[0], f.toFixed(2), (median(med.get('fp32 again')!) / f).toFixed(2), ...DTYPES.flatMap((d) => [median(med.get(d)!).toFixed(2), (median(med.get(d)!) / f).toFixed(2)]), ...DTYPES.map((d) => (graphs.get(d)!.length / graphs.get('fp32')!.length).toFixed(2))]);
+  const fc = median(cpu.get('fp32')!);
+  const r = (m: Map<string, number[]>, d: string, base: number) => (median(m.get(d)!) / base).toFixed(2);
+  speedRows.push([c.label, c.shape[0], f.toFixed(2), r(med, 'fp32 again', f), ...DTYPES.map((d) => r(med, d, f)), fc.toFixed(2), r(cpu, 'fp32 again', fc), ...DTYPES.map((d) => r(cpu, d, fc)), ...DTYPES.map((d) => (graphs.get(d)!.length / graphs.get('fp32')!.length).toFixed(2))]);
   console.log(speedRows[speedRows.length - 1].join('  '));
 }
 console.log(`\nLatency against fp32 (onnxruntime-node, 2 threads, ${rounds} interleaved rounds of ${runs} runs, median of round medians; ratio < 1: faster than fp32;`);
 console.log('control: a second session of the same fp32 graph, over the first; how far it is from 1.00 is the noise of this run):');
-console.log(table(['model', 'batch', 'fp32_ms', 'control', ...DTYPES.flatMap((d) => [`${d}_ms`, `${d}/fp32`]), ...DTYPES.map((d) => `${d}_size/fp32`)], speedRows));
+console.log(table(['model', 'batch', 'fp32_ms', 'control', ...DTYPES.map((d) => `${d}/fp32`), 'fp32_cpu_ms', 'cpu_control', ...DTYPES.map((d) => `cpu_${d}/fp32`), ...DTYPES.map((d) => `${d}_size/fp32`)], speedRows));
+console.log('ms: wall time; cpu: process CPU time per run (both engine threads), sessions without thread spinning (bench/timing.ts).');

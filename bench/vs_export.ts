@@ -17,7 +17,7 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel, listModels } from '../src/models/registry.js';
-import * as ort from 'onnxruntime-node';
+import { createSession, ortInput, timeRuns } from './timing.js';
 import { getEngine } from '../src/runtime/engine.js';
 import { table } from '../src/cli/format.js';
 import type { HostTensor } from '../src/tensor.js';
@@ -80,32 +80,7 @@ if (!models.length || !models.some((n) => batches.some((b) => exportedGraph(n, b
   process.exit(1);
 }
 
-// The engine's session options (runtime/ort_common.ts) without thread spinning (unless --spin): on a
-// machine shared with other jobs, wall time swings with their load; the process CPU time per run
-// (all engine threads) does much less when no thread burns time waiting.
-type OrtSession = Awaited<ReturnType<typeof ort.InferenceSession.create>>;
-const createSession = (bytes: Uint8Array) =>
-  ort.InferenceSession.create(bytes, {
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    ...(values.spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
-  });
-
-async function timeRuns(s: OrtSession, feeds: Record<string, ort.Tensor>, n: number): Promise<{ wall: number[]; cpu: number[] }> {
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await s.run(feeds);
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { wall, cpu };
-}
+const mkSession = (bytes: Uint8Array) => createSession(bytes, threads, values.spin);
 
 console.log(`ours vs the PyTorch-exported graph: onnxruntime-node, ${threads} threads, graphOptimizationLevel all, same session options;`);
 console.log(`thread spinning ${values.spin ? 'on (engine default)' : 'off'}; ${rounds} interleaved rounds x ${runs} runs after 3 warm-ups each; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; graphs from ${REF_ONNX_DIR}`);
@@ -120,10 +95,10 @@ for (const name of models) {
       continue;
     }
     const m = createModel(name, { threads });
-    const ours = await createSession(m.toOnnx([b, 3, r, r]).bytes);
-    const ref = await createSession(readFileSync(path));
+    const ours = await mkSession(m.toOnnx([b, 3, r, r]).bytes);
+    const ref = await mkSession(readFileSync(path));
     const x = input([b, 3, r, r]);
-    const feeds = { input: new ort.Tensor('float32', x.data as Float32Array, x.shape) };
+    const feeds = ortInput(x.data as Float32Array, x.shape);
     await timeRuns(ours, feeds, 3);
     await timeRuns(ref, feeds, 3);
     const med = { ours: [] as number[], ref: [] as number[] };

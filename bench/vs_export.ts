@@ -6,7 +6,8 @@
  * graph, each measured in its own child process: ours (library: build + lower + run), ours and the
  * export loaded from .onnx files (engine only), and PyTorch eager (tools/ref/infer_rss.py).
  *
- * Usage: node dist/bench/vs_export.js [model ...] [--batch 1,8] [--rounds 12] [--runs 3] [--threads 2] [--rss]
+ * Usage: node dist/bench/vs_export.js [model ...] [--batch 1,8] [--rounds 12] [--runs 3] [--threads 2] [--rss] [--spin]
+ *   --rounds 0 --rss: only the memory table; --spin: keep the engine's thread spinning (its default)
  * Graphs: tools/ref_baselines.sh, read from $HYBRIDVISION_REF_ONNX (default /tmp/ref/onnx).
  */
 import '../src/node.js';
@@ -86,7 +87,7 @@ console.log(`ours vs the PyTorch-exported graph: onnxruntime-node, ${threads} th
 console.log(`thread spinning ${values.spin ? 'on (engine default)' : 'off'}; ${rounds} interleaved rounds x ${runs} runs after 3 warm-ups each; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; graphs from ${REF_ONNX_DIR}`);
 const rows: (string | number)[][] = [];
 const missing: string[] = [];
-for (const name of models) {
+for (const name of rounds > 0 ? models : []) {
   const r = paperRes(name);
   for (const b of batches) {
     const path = exportedGraph(name, b);

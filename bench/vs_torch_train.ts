@@ -71,13 +71,17 @@ if (values.child) {
       for (let i = 0; i < 3; i++) await fwd.run();
     }
     const ms: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < Number(cmd === 'fwd' ? n : cmd); i++) {
+      const c0 = process.cpuUsage();
       const t = performance.now();
       if (cmd === 'fwd') await fwd!.run();
       else await ts.run(x, y);
       ms.push(performance.now() - t);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
     }
-    console.log(JSON.stringify({ ms }));
+    console.log(JSON.stringify({ ms, cpu_ms: cpu }));
   }
   process.exit(0);
 }
@@ -122,18 +126,19 @@ for (const name of models) {
   // PASSIVE: PyTorch's OpenMP workers otherwise spin after each round and slow down our next one
   if (pt) await pt.read();
   const t = { ours: [] as number[], torch: [] as number[], fwd: [] as number[], step2: [] as number[] };
+  const cpu = { ours: [] as number[], torch: [] as number[], fwd: [] as number[], step2: [] as number[] };
+  const take = (r: { ms: number[]; cpu_ms: number[] }, k: keyof typeof t) => (t[k].push(...r.ms), cpu[k].push(...r.cpu_ms));
   for (let k = 0; k < rounds; k++) {
-    const a = (await ours.ask(String(steps))).ms;
-    t.ours.push(...a);
-    if (pt) t.torch.push(...(await pt.ask(String(steps))).ms);
+    take(await ours.ask(String(steps)), 'ours');
+    if (pt) take(await pt.ask(String(steps)), 'torch');
   }
   const rssOurs = (await ours.ask('rss')).maxrss_mb;
   const rssTorch = pt ? (await pt.ask('rss')).maxrss_mb : NaN;
   pt?.end();
   // step over forward: our eval forward and our step, interleaved (forward session built after the RSS reading)
   for (let k = 0; k < rounds; k++) {
-    t.fwd.push(...(await ours.ask(`fwd ${steps}`)).ms);
-    t.step2.push(...(await ours.ask(String(steps))).ms);
+    take(await ours.ask(`fwd ${steps}`), 'fwd');
+    take(await ours.ask(String(steps)), 'step2');
   }
   ours.end();
   const [mo, bo, mt, bt] = [median(t.ours), Math.min(...t.ours), median(t.torch), Math.min(...t.torch)];
@@ -144,11 +149,13 @@ for (const name of models) {
     pt ? mt.toFixed(1) : '-', pt ? bt.toFixed(1) : '-',
     pt ? (mt / mo).toFixed(2) : '-', pt ? (bt / bo).toFixed(2) : '-',
     mf.toFixed(1), (ms2 / mf).toFixed(2), (bs2 / bf).toFixed(2),
+    pt ? (median(cpu.torch) / median(cpu.ours)).toFixed(2) : '-', (median(cpu.step2) / median(cpu.fwd)).toFixed(2),
     rssOurs.toFixed(0), pt ? rssTorch.toFixed(0) : '-',
   ]);
   console.log(rows[rows.length - 1].join('  '));
 }
 console.log();
-console.log(table(['model', 'onnx_nodes', 'ours_med_ms', 'ours_best_ms', 'torch_med_ms', 'torch_best_ms', 'torch/ours_med', 'torch/ours_best', 'fwd_med_ms', 'step/fwd_med', 'step/fwd_best', 'ours_rss_MB', 'torch_rss_MB'], rows));
+console.log(table(['model', 'onnx_nodes', 'ours_med_ms', 'ours_best_ms', 'torch_med_ms', 'torch_best_ms', 'torch/ours_med', 'torch/ours_best', 'fwd_med_ms', 'step/fwd_med', 'step/fwd_best', 'cpu_torch/ours', 'cpu_step/fwd', 'ours_rss_MB', 'torch_rss_MB'], rows));
 console.log('torch/ours > 1: our step is faster (target >= 2). step/fwd: our step over our eval forward at the same batch, interleaved (target <= 4.5).');
+console.log('cpu_*: the same ratios from process CPU time per step (medians); steadier than wall time when other jobs load the machine.');
 console.log('RSS: peak of each side\'s process after its steps (ours before the forward session was made). PyTorch\'s timings swing with load (OpenMP): compare best and median.');

@@ -1,7 +1,7 @@
 """PyTorch side of bench/vs_torch_train: the reference harness's training step (Debian torch,
 2 threads, CE with label smoothing 0.1, AdamW lr 1e-3 wd 0.05, as train_anchor.py) kept alive so
 that the bench can interleave it with our step. Contains no upstream code.
-Protocol (stdin/stdout, one JSON object a line): '<n>' runs n timed steps -> {"ms": [...]};
+Protocol (stdin/stdout, one JSON object a line): '<n>' runs n timed steps -> {"ms": [...], "cpu_ms": [...]} (wall, process CPU);
 'rss' -> {"maxrss_mb": peak RSS of this process}; EOF ends.
 Usage: /usr/bin/python3 tools/ref/train_server.py <variant> <batch> <size>"""
 import json, os, resource, sys, time
@@ -27,7 +27,8 @@ for line in sys.stdin:
     if cmd == "rss":
         print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
         continue
-    ts = []
+    ts, cs = [], []
     for _ in range(int(cmd)):
-        t0 = time.perf_counter(); step(); ts.append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps({"ms": ts}), flush=True)
+        c0 = time.process_time(); t0 = time.perf_counter(); step()
+        ts.append((time.perf_counter() - t0) * 1e3); cs.append((time.process_time() - c0) * 1e3)
+    print(json.dumps({"ms": ts, "cpu_ms": cs}), flush=True)

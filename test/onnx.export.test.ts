@@ -130,7 +130,7 @@ test('q8 export of the shipped Fashion-MNIST model: >= 98% of 500 test predictio
   await m.dispose();
 });
 
-test('dynamic batch: one graph runs batch 1 and 5 with the logits of `run` (atol 1e-5 * max|logit|), then q8 on top', async () => {
+test('dynamic batch: one graph runs batch 1 and 5 with the logits of `run` (atol 1e-5 * max|logit|)', async () => {
   for (const name of ['mobilevitv3_xxs', 'mobilevitv3_0.5', 'mobile_former_26m']) {
     const m = createModel(name, { seed: 3 });
     const [p, q] = DYNAMIC_BATCH_PROBES.map((n) => decodeModel(m.toOnnx([n, 3, 64, 64]).bytes));
@@ -155,7 +155,25 @@ test('dynamic batch refuses graphs that differ beyond batch-multiple shape const
   assert.throws(() => dynamicBatch(a, b, [2, 3]), /depends on the batch size/);
 });
 
-test('export --dtype/--dynamic-batch through the CLI: bad dtype is a usage error', async () => {
+test('CLI export --dynamic-batch --dtype fp16 of the shipped model: one file, batch 3 equals `run` (its weights are stored in fp16); a bad dtype is a usage error', async () => {
   const { exportCommand } = await import('../src/cli/commands/export.js');
-  await assert.rejects(exportCommand(['mobilevitv3_xxs', '--weights', join(defaultModelPath()), '-o', '/tmp/never.onnx', '--dtype', 'int3']), /--dtype must be one of/);
+  const { readFileSync, rmSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'hv-export-'));
+  const out = join(dir, 'm.onnx');
+  const log = console.log;
+  console.log = () => {};
+  try {
+    await exportCommand(['mobilevitv3_xxs', '--weights', defaultModelPath(), '-o', out, '--dynamic-batch', '--dtype', 'fp16']);
+  } finally {
+    console.log = log;
+  }
+  const m = await loadModelFile(defaultModelPath());
+  const x = input([3, 3, 44, 44]);
+  const ref = (await m.forward(x)).data as Float32Array;
+  const y = await runBytes(readFileSync(out), x);
+  assert.ok(maxAbsDiff(y, ref) <= 1e-5 * maxAbs(ref), `max |diff| ${maxAbsDiff(y, ref)}`);
+  rmSync(dir, { recursive: true, force: true });
+  await m.dispose();
+  await assert.rejects(exportCommand(['mobilevitv3_xxs', '--weights', defaultModelPath(), '-o', '/tmp/never.onnx', '--dtype', 'int3']), /--dtype must be one of/);
 });

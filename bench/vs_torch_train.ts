@@ -121,9 +121,9 @@ console.log(`ours: onnxruntime-node; PyTorch: ${torch ? TORCH_PYTHON + ' (Debian
 const rows: (string | number)[][] = [];
 for (const name of models) {
   const ours = LineChild.start(process.execPath, [self, '--child', '--batch', String(B), '--size', String(S), '--threads', String(threads), name]);
+  // PASSIVE: PyTorch's OpenMP workers otherwise spin after each round and slow down our next one
   const pt = torch ? LineChild.start(TORCH_PYTHON, [join(REPO, 'tools/ref/train_server.py'), name, String(B), String(S)], { ...pyEnv(), THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' }) : null;
   const nodes = (await ours.read()).nodes;
-  // PASSIVE: PyTorch's OpenMP workers otherwise spin after each round and slow down our next one
   if (pt) await pt.read();
   const t = { ours: [] as number[], torch: [] as number[], fwd: [] as number[], step2: [] as number[] };
   const cpu = { ours: [] as number[], torch: [] as number[], fwd: [] as number[], step2: [] as number[] };

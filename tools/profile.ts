@@ -3,6 +3,7 @@
  * (op type, input shapes) groups.
  *   node dist/tools/profile.js <model> [size] [batch]            inference
  *   node dist/tools/profile.js --train <model> [size] [batch]    one fused training step (AdamW)
+ *   node dist/tools/profile.js <file.onnx> [size] [batch]        any ONNX file with input 'input' (e.g. a PyTorch export)
  */
 import '../src/node.js';
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
@@ -26,8 +27,8 @@ if (train) {
   await ts.endProfiling();
   await ts.release();
 } else {
-  const m = createModel(name);
-  const s = await getEngine().createSession(m.toOnnx(shape).bytes, { threads: 2, profilePrefix: prefix });
+  const bytes = name.endsWith('.onnx') ? readFileSync(name) : createModel(name).toOnnx(shape).bytes;
+  const s = await getEngine().createSession(bytes, { threads: 2, profilePrefix: prefix });
   for (let i = 0; i < runs; i++) await s.run({ input: x });
   await s.endProfiling?.();
   await s.release();

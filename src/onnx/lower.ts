@@ -121,7 +121,10 @@ export function lowerToOnnx(g: Graph, opts: LowerOptions): LoweredModel {
       return n;
     },
     floats(values, shape = [values.length]) {
-      const key = values.length <= 16 ? `${shape.join('x')}:${values.join(',')}` : '';
+      // small constants and constant fills (e.g. the ones/zeros of a LayerNormalization without an
+      // affine map, as wide as its row) are stored once per value and shape
+      const uniform = values.length > 16 && values.every((v) => v === values[0]);
+      const key = values.length <= 16 ? `${shape.join('x')}:${values.join(',')}` : uniform ? `${shape.join('x')}:all:${values[0]}` : '';
       if (key && floatCache.has(key)) return floatCache.get(key)!;
       const n = `floats_${tmp++}`;
       if (key) floatCache.set(key, n);

@@ -1,7 +1,16 @@
 /** `hybridvision export <model> --weights FILE -o model.onnx`: a standalone ONNX file (opset 17). */
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../io/node_files.js';
+import { calibrationBatches, convertDtype, EXPORT_DTYPES, type ExportDtype } from '../../onnx/dtype.js';
+import { decodeModel, encodeModel } from '../../onnx/proto.js';
+import { dynamicBatch, DYNAMIC_BATCH_PROBES } from '../../onnx/dynamic_batch.js';
+import { imagesToBatch } from '../../pipeline.js';
+import { getEngine } from '../../runtime/engine.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 import { checkBatchInput, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
+import { HybridVisionError } from '../../tensor.js';
+import { ASSETS } from '../assets.js';
 
 export const exportSpec: CommandSpec = {
   usage: 'export <model> --weights FILE|pretrained -o model.onnx',
@@ -11,19 +20,59 @@ export const exportSpec: CommandSpec = {
     output: { type: 'string', short: 'o', value: 'FILE', help: 'where to write the .onnx file' },
     size: { type: 'string', value: 'H W', help: "input size (default the model's)" },
     batch: { type: 'string', value: 'N', help: 'batch size (default 1)' },
+    'dynamic-batch': { type: 'boolean', help: "one graph for any batch size (input dim 0 is 'batch')" },
+    dtype: { type: 'string', value: 'T', help: 'fp32 (default); fp16: float16 weights, half the file, runs in fp32; fp16-graph: all float16; q8: int8 weights and products' },
+    calibration: { type: 'string', value: 'DIR', help: 'q8: images to calibrate activation ranges on (default: the bundled sample images)' },
     features: { type: 'boolean', help: "also output every stage's feature map (NCHW, named by stage) beside the logits" },
   },
 };
+
+function imageFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    throw new HybridVisionError(`cannot read the calibration folder ${dir}`);
+  }
+  const files = names.filter((f) => /\.(png|jpe?g|webp)$/i.test(f)).sort().slice(0, 64).map((f) => join(dir, f));
+  if (!files.length) throw new HybridVisionError(`no images (png, jpg, webp) in ${dir}`);
+  return files;
+}
 
 export async function exportCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(joinSize(argv), exportSpec);
   if (positionals.length !== 1 || !values.output) throw usageError(exportSpec, 'expected a model and -o FILE');
   if (!values.weights) throw usageError(exportSpec, '--weights FILE (or pretrained) is required');
+  const dtype = (values.dtype ?? 'fp32') as ExportDtype;
+  if (!EXPORT_DTYPES.includes(dtype)) throw usageError(exportSpec, `--dtype must be one of ${EXPORT_DTYPES.join(', ')}`);
+  if (values.calibration && dtype !== 'q8') throw usageError(exportSpec, '--calibration is for --dtype q8');
+  if (values['dynamic-batch'] && values.batch) throw usageError(exportSpec, '--batch and --dynamic-batch exclude each other');
   const m = await loadWeights(values.weights, positionals[0]);
   const [h, w] = sizeValue(values.size, m.cfg.inputSize);
-  const shape = [posInt(values.batch, 'batch', 1), 3, h, w];
-  checkBatchInput(shape[0]!, h, w);
-  const { bytes, outputs } = m.toOnnx(shape, { features: values.features });
+  const batch = posInt(values.batch, 'batch', 1);
+  checkBatchInput(batch, h, w);
+  const features = values.features;
+  let bytes: Uint8Array;
+  let outputs: string[];
+  if (values['dynamic-batch']) {
+    const [a, b] = DYNAMIC_BATCH_PROBES.map((n) => m.toOnnx([n, 3, h, w], { features }));
+    bytes = encodeModel(dynamicBatch(decodeModel(a.bytes), decodeModel(b.bytes)));
+    outputs = a.outputs;
+  } else ({ bytes, outputs } = m.toOnnx([batch, 3, h, w], { features }));
+  let note = '';
+  if (dtype !== 'fp32') {
+    let calibration;
+    if (dtype === 'q8') {
+      m.cfg = { ...m.cfg, inputSize: [h, w] };
+      const files = imageFiles(resolve(values.calibration ?? join(ASSETS, 'samples')));
+      calibration = calibrationBatches(await imagesToBatch(m, files), values['dynamic-batch'] ? files.length : batch);
+      note = `, calibrated on ${files.length} images`;
+    }
+    const r = await convertDtype(bytes, dtype, { calibration, engine: getEngine(), threads: m.threads });
+    bytes = r.bytes;
+    if (r.q8) note = `; int8: ${r.q8.convs} convolutions, ${r.q8.matmuls} matrix products${note}`;
+  }
   await writeFileAtomic(values.output, bytes);
-  console.log(`${m.name}: input 'input' [${shape.join(', ')}] -> ${outputs.join(', ')}; ${(bytes.length / 1e6).toFixed(2)} MB -> ${values.output}`);
+  const n = values['dynamic-batch'] ? 'batch' : String(batch);
+  console.log(`${m.name}: input 'input' [${[n, 3, h, w].join(', ')}] -> ${outputs.join(', ')}; ${dtype}${note}; ${(bytes.length / 1e6).toFixed(2)} MB -> ${values.output}`);
 }

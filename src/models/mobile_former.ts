@@ -638,7 +638,7 @@ export class MobileFormer extends Container implements Network {
   blocks: MFBlock[];
   l2g: MobileToFormer;
   classifier: MergeClassifier;
-  /** For each block, the stage K (1..4: output stride 4..32) it ends, or 0 when it does not end one. */
+  /** For each block, the stage K (1, 2, … in order of resolution) it ends, or 0 when it does not end one. */
   readonly stageEnd: number[];
 
   constructor(
@@ -664,15 +664,17 @@ export class MobileFormer extends Container implements Network {
         cin = cout;
       }
     }
-    // out_stageK: the last block at output stride 2^(K+1), i.e. 1/4 … 1/32 (blocks still at the stem's 1/2 end no stage).
-    this.stageEnd = strides.map((st, i) => (st >= 4 && strides[i + 1] !== st ? Math.log2(st) - 1 : 0));
+    // out_stageK: the last block of the K-th resolution the blocks run at (golden README: for 26m/52m
+    // stage 1 is 1/4; where the first block keeps the stem's 1/2, as in 96m…508m, that is stage 1).
+    let stage = 0;
+    this.stageEnd = strides.map((st, i) => (strides[i + 1] !== st ? ++stage : 0));
     this.l2g = this.add('local_global', new MobileToFormer(cin, cfg.tokenDim));
     this.classifier = this.add('classifier', new MergeClassifier(cin, cfg.groups, cfg.tokens, cfg.tokenDim, cfg.numFeatures, numClasses, cfg.dropout));
   }
 
   /**
    * features: out_stage0 (stem); out_blockI and out_blockI_tokens after every block; out_stageK /
-   * out_stageK_tokens for the last block at output stride 2^(K+1), K = 1..4; out_final_tokens after the
+   * out_stageK_tokens for the last block of each resolution, K = 1, 2, …; out_final_tokens after the
    * final Mobile→Former bridge. preLogits: the h_swish(BN(fc.0)) vector [B, numFeatures] that feeds
    * the final Linear `classifier.classifier.1`.
    */

@@ -128,6 +128,17 @@ export class Graph {
     }
   }
 
+  /** Runs f with the scope set to an absolute module path (restored afterwards). */
+  atScope<T>(path: string, f: () => T): T {
+    const saved = this.scopeStack;
+    this.scopeStack = path ? [path] : [];
+    try {
+      return f();
+    } finally {
+      this.scopeStack = saved;
+    }
+  }
+
   get currentScope(): string {
     return this.scopeStack.join('.');
   }

@@ -22,7 +22,7 @@
  * a plain 2-D Gemm; upstream keeps [T, B, D], and the `*_tokens` feature outputs are transposed to that.
  */
 import { dropout } from '../graph/ops/dropout.js';
-import type { Graph, Value } from '../graph/ir.js';
+import type { Value } from '../graph/ir.js';
 import { add, div, exp, hardSigmoid, maximum, mul, relu, sub } from '../graph/ops/elementwise.js';
 import { matmul } from '../graph/ops/matmul.js';
 import { reduceMean, reduceSum } from '../graph/ops/reduce.js';
@@ -30,7 +30,7 @@ import { concat, expand, reshape, slice, transpose } from '../graph/ops/shape.js
 import { softmax } from '../graph/ops/softmax.js';
 import { channelShuffle, gelu, hardSwish, relu6 } from '../nn/functional.js';
 import { BatchNorm, Conv2d, LayerNorm, Linear } from '../nn/layers.js';
-import { Module } from '../nn/module.js';
+import { Module, normal } from '../nn/module.js';
 import { makeDivisible } from './cvnets_layers.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
 
@@ -234,64 +234,26 @@ export function mobileFormerPretrainedCfg(size: string): PretrainedCfg {
 // Blocks (code)
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * A module that records its children in registration order, so the whole state dict can be declared
- * up front in torch's order (see declareState).
- */
-abstract class Container extends Module {
-  readonly children: Module[] = [];
-  protected override add<M extends Module>(name: string | number, m: M): M {
-    this.children.push(m);
-    return super.add(name, m);
-  }
-}
+/** Mobile-Former's Linear init (`nn.init.normal_(std=0.01)`, no truncation). */
+const mfLinear = (fin: number, fout: number) => new Linear(fin, fout, { init: normal(0.01) });
 
-/** `nn.Embedding(T, D)` read as a whole: the learnt global tokens, repeated over the batch → [B·T, D]. */
+/** `nn.Embedding(T, D)` read as a whole: the learnt global tokens, repeated over the batch → [B·T, D]. N(0, 1), no decay. */
 class Tokens extends Module {
   constructor(
     readonly t: number,
     readonly d: number,
   ) {
     super();
+    this.declareParam('weight', [t, d], normal(1), { decay: false });
   }
   forward(x: Value): Value {
-    const w = this.param(x.graph, 'weight', [this.t, this.d]);
+    const w = this.bind(x.graph, 'weight');
     return reshape(expand(reshape(w, [1, this.t, this.d]), [x.shape[0], this.t, this.d]), [x.shape[0] * this.t, this.d]);
   }
 }
 
-/**
- * Declares every parameter and buffer of the tree, in registration order, so the graph's key order
- * (stateDict(), trainable()) is torch's state_dict() order; forward then finds them by name.
- */
-function declareState(g: Graph, m: Module, path: string): void {
-  const key = (leaf: string) => (path ? `${path}.${leaf}` : leaf);
-  if (m instanceof Container) {
-    for (const c of m.children) declareState(g, c, key(c.localName));
-  } else if (m instanceof Conv2d) {
-    g.param(key('weight'), [m.cout, m.cin / (m.opts.groups ?? 1), m.k, m.k]);
-    if (m.opts.bias) g.param(key('bias'), [m.cout]);
-  } else if (m instanceof BatchNorm) {
-    g.param(key('weight'), [m.c]);
-    g.param(key('bias'), [m.c]);
-    g.buffer(key('running_mean'), [m.c]);
-    g.buffer(key('running_var'), [m.c]);
-    g.buffer(key('num_batches_tracked'), [], 'int64');
-  } else if (m instanceof Linear) {
-    g.param(key('weight'), [m.fout, m.fin]);
-    if (m.bias) g.param(key('bias'), [m.fout]);
-  } else if (m instanceof LayerNorm) {
-    g.param(key('weight'), [m.d]);
-    g.param(key('bias'), [m.d]);
-  } else if (m instanceof Tokens) {
-    g.param(key('weight'), [m.t, m.d]);
-  } else {
-    throw new Error(`declareState: unknown module ${m.constructor.name} at ${path}`);
-  }
-}
-
 /** `nn.Sequential(Conv2d (no bias), BatchNorm2d, ...)`, keys `<conv>.weight`, `<bn>.*` (indices 0/1 unless given). */
-class ConvBN extends Container {
+class ConvBN extends Module {
   conv: Conv2d;
   bn: BatchNorm;
   constructor(cin: number, cout: number, k: number, opts: { stride?: number; groups?: number } = {}, idx: [number, number] = [0, 1]) {
@@ -315,7 +277,7 @@ function token0(z: Value, t: number): Value {
  * h_sigmoid(Linear(ReLU(Linear(t0)))) → 2C values a = [a1 | a2]. Returns the two slopes [B, C, 1, 1]
  * a1' = (a1 - 0.5)·2 + 1 ∈ [0, 2] and a2' = (a2 - 0.5)·2 ∈ [-1, 1], computed as upstream does.
  */
-class HyperFunc extends Container {
+class HyperFunc extends Module {
   fc1: Linear;
   fc2: Linear;
   constructor(
@@ -323,8 +285,8 @@ class HyperFunc extends Container {
     readonly c: number,
   ) {
     super();
-    this.fc1 = this.add('hyper.0', new Linear(d, d / COMMON.hyperReduction));
-    this.fc2 = this.add('hyper.2', new Linear(d / COMMON.hyperReduction, 2 * c));
+    this.fc1 = this.add('hyper.0', mfLinear(d, d / COMMON.hyperReduction));
+    this.fc2 = this.add('hyper.2', mfLinear(d / COMMON.hyperReduction, 2 * c));
   }
   forward(t0: Value): [Value, Value] {
     const b = t0.shape[0];
@@ -345,7 +307,7 @@ const dyRelu = (x: Value, [a1, a2]: [Value, Value]): Value => maximum(mul(x, a1)
  * q = `q`(tokens). The result is scaled channel-wise by 2·h_sigmoid(`alpha.0`(tokens)), projected to D
  * by `proj`, and added to the tokens under a post-LayerNorm.
  */
-class MobileToFormer extends Container {
+class MobileToFormer extends Module {
   alpha: Linear;
   q: Linear;
   proj: Linear;
@@ -355,9 +317,9 @@ class MobileToFormer extends Container {
     d: number,
   ) {
     super();
-    this.alpha = this.add('alpha.0', new Linear(d, c));
-    this.q = this.add('q', new Linear(d, c));
-    this.proj = this.add('proj', new Linear(c, d));
+    this.alpha = this.add('alpha.0', mfLinear(d, c));
+    this.q = this.add('q', mfLinear(d, c));
+    this.proj = this.add('proj', mfLinear(c, d));
     this.norm = this.add('layer_norm', new LayerNorm(d));
   }
   forward(x: Value, z: Value): Value {
@@ -380,7 +342,7 @@ class MobileToFormer extends Container {
  * tokens where only q is projected (k = v = tokens), output `channel_mlp`, LayerNorm; then the
  * D→2D→D GELU FFN with its own LayerNorm.
  */
-class Former extends Container {
+class Former extends Module {
   ffn1: Linear;
   ffn2: Linear;
   ffnNorm: LayerNorm;
@@ -392,11 +354,11 @@ class Former extends Container {
     readonly d: number,
   ) {
     super();
-    this.ffn1 = this.add('ffn.0', new Linear(d, d * COMMON.ffnExp));
-    this.ffn2 = this.add('ffn.2', new Linear(d * COMMON.ffnExp, d));
+    this.ffn1 = this.add('ffn.0', mfLinear(d, d * COMMON.ffnExp));
+    this.ffn2 = this.add('ffn.2', mfLinear(d * COMMON.ffnExp, d));
     this.ffnNorm = this.add('ffn_norm', new LayerNorm(d));
-    this.q = this.add('q', new Linear(d, d));
-    this.out = this.add('channel_mlp', new Linear(d, d));
+    this.q = this.add('q', mfLinear(d, d));
+    this.out = this.add('channel_mlp', mfLinear(d, d));
     this.norm = this.add('layer_norm', new LayerNorm(d));
   }
   forward(z: Value): Value {
@@ -434,7 +396,7 @@ function softmaxOverTokens(s: Value): Value {
  * Computed channel-major, [B, heads, T, HW], so the feature map is never transposed: the scores are
  * kᵀ·y, the softmax runs over the token axis, and the output vᵀ·attn is already NCHW.
  */
-class FormerToMobile extends Container {
+class FormerToMobile extends Module {
   k: Linear;
   v: Linear;
   constructor(
@@ -442,8 +404,8 @@ class FormerToMobile extends Container {
     d: number,
   ) {
     super();
-    this.k = this.add('k', new Linear(d, c));
-    this.v = this.add('proj', new Linear(d, c));
+    this.k = this.add('k', mfLinear(d, c));
+    this.v = this.add('proj', mfLinear(d, c));
   }
   forward(y: Value, z: Value): Value {
     const [b, c, h, w] = y.shape;
@@ -469,7 +431,7 @@ interface BlockArgs {
 }
 
 /** A Mobile-Former block: (features [B,C,H,W], tokens [B,T,D]) → (features, tokens). */
-abstract class MFBlock extends Container {
+abstract class MFBlock extends Module {
   abstract override forward(x: Value, z: Value): [Value, Value];
 }
 
@@ -590,7 +552,7 @@ class DnaBlock3 extends MFBlock {
  * `fc.0` Linear + `fc.1` BatchNorm1d + h_swish (the pre-logits); dropout (train steps with dropout on) and
  * `classifier.1` Linear.
  */
-class MergeClassifier extends Container {
+class MergeClassifier extends Module {
   conv: ConvBN;
   fc: Linear;
   fcNorm: BatchNorm;
@@ -607,9 +569,9 @@ class MergeClassifier extends Container {
     super();
     const hid = cin * COMMON.lastExp;
     this.conv = this.add('conv', new ConvBN(cin, hid, 1, { groups }, [1, 2]));
-    this.fc = this.add('fc.0', new Linear(hid + tokenDim, numFeatures));
+    this.fc = this.add('fc.0', mfLinear(hid + tokenDim, numFeatures));
     this.fcNorm = this.add('fc.1', new BatchNorm(numFeatures));
-    this.head = this.add('classifier.1', new Linear(numFeatures, numClasses));
+    this.head = this.add('classifier.1', mfLinear(numFeatures, numClasses));
   }
   forward(x: Value, z: Value): { logits: Value; preLogits: Value } {
     const y = relu6(this.conv.call(channelShuffle(x, this.groups)));
@@ -619,20 +581,10 @@ class MergeClassifier extends Container {
   }
 }
 
-/** `features`, the nn.Sequential of the blocks: only a naming level (`features.I`); MobileFormer runs the blocks. */
-class BlockList extends Container {
-  push<M extends Module>(m: M): M {
-    return this.add(this.children.length, m);
-  }
-  forward(): never {
-    throw new Error('features is run block by block');
-  }
-}
-
 /** [B·T, D] → upstream's token-major [T, B, D] (feature outputs only). */
 const tokenMajor = (z: Value, t: number): Value => transpose(reshape(z, [z.shape[0] / t, t, z.shape[1]]), [1, 0, 2]);
 
-export class MobileFormer extends Container implements Network {
+export class MobileFormer extends Module implements Network {
   tokens: Tokens;
   stem: ConvBN;
   blocks: MFBlock[];
@@ -648,7 +600,6 @@ export class MobileFormer extends Container implements Network {
     super();
     this.tokens = this.add('tokens', new Tokens(cfg.tokens, cfg.tokenDim));
     this.stem = this.add('stem', new ConvBN(3, cfg.stem, 3, { stride: 2 }));
-    const features = this.add('features', new BlockList());
     this.blocks = [];
     const strides: number[] = [];
     let cin = cfg.stem;
@@ -658,7 +609,7 @@ export class MobileFormer extends Container implements Network {
       for (let r = 0; r < n; r++) {
         const a: BlockArgs = { cin, cout, stride: r === 0 ? s : 1, e1, e2, groups: cfg.groups, tokens: cfg.tokens, tokenDim: cfg.tokenDim };
         const block = e1 === 1 || e2 === 0 ? new BneckLite(a) : kind === 'DnaBlock3' ? new DnaBlock3(a) : new DnaBlock(a);
-        this.blocks.push(features.push(block));
+        this.blocks.push(this.add(`features.${this.blocks.length}`, block));
         outStride *= a.stride;
         strides.push(outStride);
         cin = cout;
@@ -679,20 +630,16 @@ export class MobileFormer extends Container implements Network {
    * the final Linear `classifier.classifier.1`.
    */
   forward(x: Value): NetworkOutput {
-    const g = x.graph;
-    declareState(g, this, '');
     const features: NetworkOutput['features'] = [];
     let z = this.tokens.call(x);
     let y = relu6(this.stem.call(x));
     features.push({ name: 'out_stage0', value: y });
-    g.withScope('features', () => {
-      this.blocks.forEach((block, i) => {
-        [y, z] = block.call(y, z);
-        const t = tokenMajor(z, this.cfg.tokens);
-        features.push({ name: `out_block${i}`, value: y }, { name: `out_block${i}_tokens`, value: t });
-        const k = this.stageEnd[i];
-        if (k) features.push({ name: `out_stage${k}`, value: y }, { name: `out_stage${k}_tokens`, value: t });
-      });
+    this.blocks.forEach((block, i) => {
+      [y, z] = block.call(y, z);
+      const t = tokenMajor(z, this.cfg.tokens);
+      features.push({ name: `out_block${i}`, value: y }, { name: `out_block${i}_tokens`, value: t });
+      const k = this.stageEnd[i];
+      if (k) features.push({ name: `out_stage${k}`, value: y }, { name: `out_stage${k}_tokens`, value: t });
     });
     z = this.l2g.call(y, z);
     features.push({ name: 'out_final_tokens', value: tokenMajor(z, this.cfg.tokens) });

@@ -11,8 +11,7 @@ import { softmax } from '../graph/ops/softmax.js';
 import { linear, resizeBilinear, silu } from '../nn/functional.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { ConvLayer, InvertedResidual, cvnetsForward } from './cvnets_layers.js';
-import type { MapBlock, Network, NetworkOutput } from './types.js';
+import { ConvLayer, CvnetsClassifier, InvertedResidual } from './cvnets_layers.js';
 
 export interface MobileViTStage {
   /** stage output channels C, transformer dim d, FFN dim, transformer depth L */
@@ -50,11 +49,15 @@ export const MOBILEVIT_CFGS: Record<string, MobileViTConfig> = {
 
 /** Multi-head self-attention with a fused [q | k | v] projection, over tokens [G*N, d] in G groups. */
 class MultiHeadAttention extends Module {
+  qkv: Linear;
+  out: Linear;
   constructor(
     readonly d: number,
     readonly heads: number,
   ) {
     super();
+    this.qkv = this.add('qkv_proj', new Linear(d, 3 * d));
+    this.out = this.add('out_proj', new Linear(d, d));
   }
   forward(x: Value, groups: number): Value {
     const g = x.graph;
@@ -62,7 +65,7 @@ class MultiHeadAttention extends Module {
     const n = x.shape[0] / groups;
     const h = this.heads;
     const dh = d / h;
-    const w = g.withScope('qkv_proj', () => [this.param(g, 'weight', [3 * d, d]), this.param(g, 'bias', [3 * d])]);
+    const w = this.qkv.weights(g) as [Value, Value];
     let o: Value;
     if (g.training) {
       // Training: one [q | k | v] Gemm and one Transpose to heads. Its gradient is two Gemms and
@@ -86,7 +89,7 @@ class MultiHeadAttention extends Module {
       o = matmul(softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1), v);
     }
     o = reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]);
-    return g.withScope('out_proj', () => linear(o, this.param(g, 'weight', [d, d]), this.param(g, 'bias', [d])));
+    return this.out.call(o);
   }
 }
 
@@ -104,17 +107,16 @@ class TransformerEncoder extends Module {
     readonly drop: number,
   ) {
     super();
-    this.ln1 = this.add(0, new LayerNorm(d));
-    this.mha = this.add(1, new MultiHeadAttention(d, heads));
-    this.ln2 = this.add(0, new LayerNorm(d));
-    this.fc1 = this.add(1, new Linear(d, ffn));
-    this.fc2 = this.add(4, new Linear(ffn, d));
+    this.ln1 = this.add('pre_norm_mha.0', new LayerNorm(d));
+    this.mha = this.add('pre_norm_mha.1', new MultiHeadAttention(d, heads));
+    this.ln2 = this.add('pre_norm_ffn.0', new LayerNorm(d));
+    this.fc1 = this.add('pre_norm_ffn.1', new Linear(d, ffn));
+    this.fc2 = this.add('pre_norm_ffn.4', new Linear(ffn, d));
   }
   /** x: tokens [G*N, d], attention within each of the G groups. */
   forward(x: Value, groups: number): Value {
-    const g = x.graph;
-    x = add(x, dropout(g.withScope('pre_norm_mha', () => this.mha.call(this.ln1.call(x), groups)), this.drop, 'attention'));
-    return add(x, dropout(g.withScope('pre_norm_ffn', () => this.fc2.call(silu(this.fc1.call(this.ln2.call(x))))), this.drop, 'ffn'));
+    x = add(x, dropout(this.mha.call(this.ln1.call(x), groups), this.drop, 'attention'));
+    return add(x, dropout(this.fc2.call(silu(this.fc1.call(this.ln2.call(x)))), this.drop, 'ffn'));
   }
 }
 
@@ -156,25 +158,23 @@ class MobileViTBlock extends Module {
   ) {
     super();
     const { d, ffn, depth } = stage;
-    this.localConv = this.add('conv_3x3', new ConvLayer(c, c, 3, { groups: kind === 'v3' ? c : 1 }));
-    this.localProj = this.add('conv_1x1', new ConvLayer(c, d, 1, { norm: false, act: false }));
-    this.layers = Array.from({ length: depth }, (_, i) => this.add(i, new TransformerEncoder(d, ffn, heads, drop)));
-    this.finalNorm = this.add(depth, new LayerNorm(d));
+    this.localConv = this.add('local_rep.conv_3x3', new ConvLayer(c, c, 3, { groups: kind === 'v3' ? c : 1 }));
+    this.localProj = this.add('local_rep.conv_1x1', new ConvLayer(c, d, 1, { norm: false, act: false }));
+    this.layers = Array.from({ length: depth }, (_, i) => this.add(`global_rep.${i}`, new TransformerEncoder(d, ffn, heads, drop)));
+    this.finalNorm = this.add(`global_rep.${depth}`, new LayerNorm(d));
     this.proj = this.add('conv_proj', new ConvLayer(d, c, 1));
     this.fusion = kind === 'v3' ? this.add('fusion', new ConvLayer(d + c, c, 1)) : this.add('fusion', new ConvLayer(2 * c, c, 3));
   }
   forward(x: Value): Value {
     const g = x.graph;
-    const local = g.withScope('local_rep', () => this.localProj.call(this.localConv.call(x)));
+    const local = this.localProj.call(this.localConv.call(x));
     const [b, , h, w] = local.shape;
     const eh = Math.ceil(h / 2) * 2;
     const ew = Math.ceil(w / 2) * 2;
     const resized = eh !== h || ew !== w;
     let p = unfold(resized ? resizeBilinear(local, eh, ew, false) : local);
-    p = g.withScope('global_rep', () => {
-      for (const layer of this.layers) p = layer.call(p, b * 4);
-      return this.finalNorm.call(p);
-    });
+    for (const layer of this.layers) p = layer.call(p, b * 4);
+    p = this.finalNorm.call(p);
     // Training: the 1x1 projection reads the tokens directly (one matrix product), sparing fold's
     // Transpose of the channel axis and its gradient's. Inference keeps the Conv, which the engine
     // merges with the BatchNorm.
@@ -187,11 +187,7 @@ class MobileViTBlock extends Module {
   }
 }
 
-export class MobileViT extends Module implements Network {
-  stem: ConvLayer;
-  layers: MapBlock[][];
-  expConv: ConvLayer;
-  fc: Linear;
+export class MobileViT extends CvnetsClassifier {
   readonly expChannels: number;
   constructor(
     readonly cfg: MobileViTConfig,
@@ -200,20 +196,16 @@ export class MobileViT extends Module implements Network {
     super();
     const e = cfg.mv2Expand;
     this.stem = this.add('conv_1', new ConvLayer(3, 16, 3, { stride: 2 }));
-    const l1 = [this.add(0, new InvertedResidual(16, cfg.layer1, 1, e))];
-    const l2 = [0, 1, 2].map((i) => this.add(i, new InvertedResidual(i === 0 ? cfg.layer1 : cfg.layer2, cfg.layer2, i === 0 ? 2 : 1, e)));
+    this.stage([new InvertedResidual(16, cfg.layer1, 1, e)]);
+    this.stage([0, 1, 2].map((i) => new InvertedResidual(i === 0 ? cfg.layer1 : cfg.layer2, cfg.layer2, i === 0 ? 2 : 1, e)));
     let cin = cfg.layer2;
-    const deep = cfg.stages.map((st) => {
-      const blocks = [this.add(0, new InvertedResidual(cin, st.c, 2, e)), this.add(1, new MobileViTBlock(cfg.block, st.c, st, cfg.heads, cfg.dropout))];
+    for (const st of cfg.stages) {
+      this.stage([new InvertedResidual(cin, st.c, 2, e), new MobileViTBlock(cfg.block, st.c, st, cfg.heads, cfg.dropout)]);
       cin = st.c;
-      return blocks;
-    });
-    this.layers = [l1, l2, ...deep];
+    }
     this.expChannels = Math.min(4 * cin, 960);
-    this.expConv = this.add('conv_1x1_exp', new ConvLayer(cin, this.expChannels, 1));
-    this.fc = this.add('fc', new Linear(this.expChannels, numClasses));
-  }
-  forward(x: Value): NetworkOutput {
-    return cvnetsForward(x, this.stem, this.layers, this.expConv, this.fc, this.cfg.classifierDropout);
+    this.exp = this.add('conv_1x1_exp', new ConvLayer(cin, this.expChannels, 1));
+    this.fc = this.add('classifier.fc', new Linear(this.expChannels, numClasses));
+    this.classifierDropout = cfg.classifierDropout;
   }
 }

@@ -5,7 +5,8 @@ import { getEngine, type Session } from '../runtime/engine.js';
 import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
 import { checkStateDict } from '../io/state_dict.js';
 import { f16ToF32 } from '../io/safetensors.js';
-import { initTensor, normalSampler, rng } from './init.js';
+import { initState } from './init.js';
+import type { StateEntry } from '../nn/module.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
 
 export interface Built {
@@ -32,7 +33,9 @@ export interface CreateOptions {
 export class HybridModel {
   readonly weights = new Map<string, HostTensor>();
   private sessions = new Map<string, Promise<Session>>();
-  private shapes: Map<string, { shape: number[]; dtype: string }> | null = null;
+  /** The module tree: its declarations are the state dict (keys, shapes, init, decay, buffers). */
+  net: Network;
+  private entries: StateEntry[];
   numClasses: number;
   threads: number;
   labels: string[] | null;
@@ -52,6 +55,8 @@ export class HybridModel {
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new HybridVisionError(`numClasses must be a positive integer, got ${opts.numClasses}`);
     this.threads = opts.threads ?? 2;
     this.cfg = { ...spec.cfg, ...opts.cfg };
+    this.net = spec.build(this.numClasses);
+    this.entries = this.net.stateEntries();
     this.initWeights(opts.seed ?? 0);
     if (opts.weights) this.loadStateDict(opts.weights);
   }
@@ -69,36 +74,32 @@ export class HybridModel {
     const graph = new Graph();
     graph.training = opts.training ?? false;
     const input = graph.input('input', inputShape);
-    const net = this.spec.build(this.numClasses);
-    const out = net.forward(input);
-    return { graph, input, out, net };
+    const out = this.net.forward(input);
+    return { graph, input, out, net: this.net };
+  }
+
+  /** Every state-dict entry as the modules declare it, in state_dict order. */
+  stateEntries(): readonly StateEntry[] {
+    return this.entries;
   }
 
   /** key -> shape/dtype of every state-dict entry (parameters and buffers). */
   stateShapes(): Map<string, { shape: number[]; dtype: string }> {
-    if (!this.shapes) {
-      const { graph } = this.build([1, 3, 64, 64]);
-      this.shapes = new Map([...graph.params].map(([k, v]) => [k, { shape: [...v.shape], dtype: v.dtype }]));
-    }
-    return this.shapes;
+    return new Map(this.entries.map((e) => [e.key, { shape: [...e.shape], dtype: e.dtype }]));
   }
 
-  /** Number of trainable parameters (state dict minus BN buffers). */
+  /** Number of trainable parameters (state dict minus buffers). */
   numParams(): number {
-    let n = 0;
-    for (const [k, s] of this.stateShapes()) if (!/\.(running_mean|running_var|num_batches_tracked)$/.test(k)) n += numel(s.shape);
-    return n;
+    return this.net.numParams();
   }
 
   private initWeights(seed: number, only?: (key: string) => boolean): void {
-    const normal = normalSampler(rng(seed));
-    const linear = this.spec.family === 'mobile_former' ? { std: 0.01, truncate: false } : { std: 0.02, truncate: true };
-    for (const [k, s] of this.stateShapes()) if (!only || only(k)) this.weights.set(k, initTensor(k, s.shape, s.dtype, normal, linear));
+    for (const [k, t] of initState(only ? this.entries.filter((e) => only(e.key)) : this.entries, seed)) this.weights.set(k, t);
   }
 
   /** Loads a state dict, checking every key and shape; float16 tensors are widened. */
   loadStateDict(sd: Map<string, HostTensor>): void {
-    const expected = new Map([...this.stateShapes()].map(([k, s]) => [k, s.shape]));
+    const expected = new Map(this.entries.map((e) => [e.key, e.shape]));
     checkStateDict(expected, sd);
     for (const [k, t] of sd) {
       if (!expected.has(k)) continue;
@@ -120,7 +121,8 @@ export class HybridModel {
   resetClassifier(numClasses: number, seed = 0, labels?: string[]): void {
     this.numClasses = numClasses;
     this.labels = labels ?? null;
-    this.shapes = null;
+    this.net = this.spec.build(numClasses);
+    this.entries = this.net.stateEntries();
     const isHead = (k: string) => this.spec.headPrefixes.some((p) => k.startsWith(p));
     for (const k of [...this.weights.keys()]) if (isHead(k)) this.weights.delete(k);
     this.initWeights(seed, (k) => isHead(k) || !this.weights.has(k));

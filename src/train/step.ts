@@ -170,7 +170,8 @@ export function buildTrainGraph(model: HybridModel, inputShape: number[], o: Tra
   // A parameter the loss does not reach has a zero gradient (its decay and moments still apply).
   params.forEach((p, i) => gradOf.set(p.name, grads[i] ?? mul(p, 0)));
 
-  const split = update ? [true, false].map((d) => params.filter((p) => opt.decays(p.name, p.shape) === d)) : [params];
+  const declared = new Map(model.stateEntries().map((e) => [e.key, e.decay]));
+  const split = update ? [true, false].map((d) => params.filter((p) => opt.decays(p.name, p.shape, declared.get(p.name)) === d)) : [params];
   const groups: ParamGroup[] = [];
   const gflat: Value[] = [];
   const members: Value[][] = [];

@@ -3,12 +3,12 @@
  * the MobileViTv3 block files. Keys: conv_1, layer_1..5, conv_1x1_exp, classifier.fc.
  */
 import type { Value } from '../graph/ir.js';
-import { add, mul } from '../graph/ops/elementwise.js';
+import { add } from '../graph/ops/elementwise.js';
 import { dropout } from '../graph/ops/dropout.js';
-import { concat, reshape, slice, split, transpose } from '../graph/ops/shape.js';
-import { matmul } from '../graph/ops/matmul.js';
-import { softmax } from '../graph/ops/softmax.js';
-import { linear, resizeBilinear, silu } from '../nn/functional.js';
+import { concat } from '../graph/ops/shape.js';
+import { selfAttention } from '../nn/attention.js';
+import { resizeBilinear, silu } from '../nn/functional.js';
+import { fold, foldThrough1x1, unfold } from '../nn/patches.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { ConvLayer, CvnetsClassifier, InvertedResidual } from './cvnets_layers.js';
@@ -47,7 +47,7 @@ export const MOBILEVIT_CFGS: Record<string, MobileViTConfig> = {
   mobilevitv3_s_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 2), s(320, 240, 480, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
 };
 
-/** Multi-head self-attention with a fused [q | k | v] projection, over tokens [G*N, d] in G groups. */
+/** CVNets MultiHeadAttention: fused [q | k | v] projection `qkv_proj`, attention, `out_proj`. */
 class MultiHeadAttention extends Module {
   qkv: Linear;
   out: Linear;
@@ -59,37 +59,10 @@ class MultiHeadAttention extends Module {
     this.qkv = this.add('qkv_proj', new Linear(d, 3 * d));
     this.out = this.add('out_proj', new Linear(d, d));
   }
+  /** x: tokens [G*N, d], attention within each of the G groups. */
   forward(x: Value, groups: number): Value {
-    const g = x.graph;
-    const d = this.d;
-    const n = x.shape[0] / groups;
-    const h = this.heads;
-    const dh = d / h;
-    const w = this.qkv.weights(g) as [Value, Value];
-    let o: Value;
-    if (g.training) {
-      // Training: one [q | k | v] Gemm and one Transpose to heads. Its gradient is two Gemms and
-      // two Transposes, where the per-head form below needs a Transpose per projection and tiny
-      // batched products (measured: tools/profile.js --train).
-      const qkv = transpose(reshape(linear(x, w[0], w[1]), [groups, n, 3, h, dh]), [2, 0, 3, 1, 4]);
-      const [q, k, v] = split(qkv, [1, 1, 1], 0).map((t) => reshape(t, [groups, h, n, dh]));
-      const attn = softmax(mul(matmul(q, transpose(k, [0, 1, 3, 2])), dh ** -0.5), -1);
-      o = matmul(attn, v);
-    } else {
-      // Inference: per-head projections as one broadcast MatMul: [G, 1, N, d] x [h, d, dh] -> [G, h, N, dh], no transposes.
-      const x4 = reshape(x, [groups, 1, n, d]);
-      const proj = (i: number, scale: number) => {
-        const wi = transpose(reshape(slice(w[0], [i * d], [(i + 1) * d], [0]), [h, dh, d]), [0, 2, 1]);
-        const bi = reshape(slice(w[1], [i * d], [(i + 1) * d], [0]), [h, 1, dh]);
-        return scale === 1 ? add(matmul(x4, wi), bi) : add(matmul(x4, mul(wi, scale)), mul(bi, scale));
-      };
-      const q = proj(0, dh ** -0.5);
-      const k = proj(1, 1);
-      const v = proj(2, 1);
-      o = matmul(softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1), v);
-    }
-    o = reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]);
-    return this.out.call(o);
+    const [w, b] = this.qkv.weights(x.graph);
+    return this.out.call(selfAttention(x, w, b!, groups, this.heads));
   }
 }
 
@@ -120,27 +93,6 @@ class TransformerEncoder extends Module {
   }
 }
 
-/**
- * [B, d, H, W] -> tokens [B*4*N, d] in B*4 groups: group p = (h mod 2)*2 + (w mod 2), position n over
- * the (H/2)x(W/2) grid. Tokens stay 2-D through the transformer so every linear is one Gemm.
- */
-export function unfold(x: Value): Value {
-  const [b, d, h, w] = x.shape;
-  const t = transpose(reshape(x, [b, d, h / 2, 2, w / 2, 2]), [0, 3, 5, 2, 4, 1]);
-  return reshape(t, [b * 4 * (h / 2) * (w / 2), d]);
-}
-export function fold(p: Value, b: number, h: number, w: number): Value {
-  const d = p.shape[1];
-  const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 5, 3, 1, 4, 2]);
-  return reshape(t, [b, d, h, w]);
-}
-/** fold() to token layout [B, H·W, d]: pixels back in raster order, channels stay innermost (a cheap copy). */
-export function foldTokens(p: Value, b: number, h: number, w: number): Value {
-  const d = p.shape[1];
-  const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 3, 1, 4, 2, 5]);
-  return reshape(t, [b, h * w, d]);
-}
-
 /** MobileViT block (v1) and MobileViTv3 block (v1-based): local conv, patch transformer, fusion. */
 class MobileViTBlock extends Module {
   localConv: ConvLayer;
@@ -166,7 +118,6 @@ class MobileViTBlock extends Module {
     this.fusion = kind === 'v3' ? this.add('fusion', new ConvLayer(d + c, c, 1)) : this.add('fusion', new ConvLayer(2 * c, c, 3));
   }
   forward(x: Value): Value {
-    const g = x.graph;
     const local = this.localProj.call(this.localConv.call(x));
     const [b, , h, w] = local.shape;
     const eh = Math.ceil(h / 2) * 2;
@@ -175,13 +126,9 @@ class MobileViTBlock extends Module {
     let p = unfold(resized ? resizeBilinear(local, eh, ew, false) : local);
     for (const layer of this.layers) p = layer.call(p, b * 4);
     p = this.finalNorm.call(p);
-    // Training: the 1x1 projection reads the tokens directly (one matrix product), sparing fold's
-    // Transpose of the channel axis and its gradient's. Inference keeps the Conv, which the engine
-    // merges with the BatchNorm.
-    const fm =
-      g.training && !resized
-        ? this.proj.call(foldTokens(p, b, eh, ew), [h, w])
-        : this.proj.call(resized ? resizeBilinear(fold(p, b, eh, ew), h, w, false) : fold(p, b, eh, ew));
+    const fm = resized
+      ? this.proj.call(resizeBilinear(fold(p, b, eh, ew), h, w, false))
+      : foldThrough1x1(p, b, h, w, (t, hw) => this.proj.call(t, hw));
     if (this.kind === 'v1') return this.fusion.call(concat([x, fm], 1));
     return add(this.fusion.call(concat([local, fm], 1)), x);
   }

@@ -10,7 +10,7 @@ import { concat, reshape, slice } from '../graph/ops/shape.js';
 import { softmax } from '../graph/ops/softmax.js';
 import { linear, resizeBilinear, silu } from '../nn/functional.js';
 import { layerNorm } from '../graph/ops/norm.js';
-import { fold, unfold } from './mobilevit.js';
+import { fold, unfold } from '../nn/patches.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import { Module, ones, zeros } from '../nn/module.js';
 import { ConvLayer, CvnetsClassifier, InvertedResidual, makeDivisible } from './cvnets_layers.js';

@@ -1,5 +1,6 @@
 /** A model instance: architecture + weights, compiled to ONNX per input shape and run by the engine. */
 import { Graph, type Value } from '../graph/ir.js';
+import type { GraphOptionsInit } from '../graph/options.js';
 import { lowerToOnnx } from '../onnx/lower.js';
 import { getEngine, type Session } from '../runtime/engine.js';
 import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
@@ -65,14 +66,17 @@ export class HybridModel {
     return this.spec.name;
   }
 
-  /** Builds the graph for one input shape [N, 3, H, W]. */
-  build(inputShape: number[], opts: { training?: boolean } = {}): Built {
+  /**
+   * Builds the graph for one input shape [N, 3, H, W] with the given graph options (mode, lowering
+   * choices, dropout); `training: true` is shorthand for mode 'train'.
+   */
+  build(inputShape: number[], opts: GraphOptionsInit & { training?: boolean } = {}): Built {
     if (inputShape.length !== 4 || inputShape[1] !== 3) {
       throw new HybridVisionError(`${this.name} expects input [N, 3, H, W], got ${shapeStr(inputShape)}`);
     }
     if (inputShape.some((d) => !Number.isInteger(d) || d < 1)) throw new HybridVisionError(`invalid input shape ${shapeStr(inputShape)}`);
-    const graph = new Graph();
-    graph.training = opts.training ?? false;
+    const { training, ...init } = opts;
+    const graph = new Graph({ ...init, mode: init.mode ?? (training ? 'train' : 'eval') });
     const input = graph.input('input', inputShape);
     const out = this.net.forward(input);
     return { graph, input, out, net: this.net };

@@ -19,7 +19,7 @@ import type { Graph, Value } from '../graph/ir.js';
 import { add, clip, div, mul, sqrt } from '../graph/ops/elementwise.js';
 import { reduceSum } from '../graph/ops/reduce.js';
 import { concat, reshape } from '../graph/ops/shape.js';
-import { withDropout, type DropoutConfig } from '../graph/ops/dropout.js';
+import type { DropoutConfig, GraphOptionsInit } from '../graph/options.js';
 import { lowerToOnnx } from '../onnx/lower.js';
 import { getEngine, type Session } from '../runtime/engine.js';
 import type { HybridModel } from '../models/model.js';
@@ -59,6 +59,8 @@ export interface TrainStepOptions {
    * the golden cases' setting).
    */
   dropout?: DropoutConfig | null;
+  /** Lowering choices over the training defaults (graph/options.ts; benchmarks and tests compare them). */
+  lowering?: GraphOptionsInit['lowering'];
   /**
    * true (default): the optimizer runs on one flat vector per parameter group (decay / no decay);
    * false: one update per parameter tensor (~14 small ops each; kept for comparison).
@@ -147,7 +149,7 @@ const flat = (vs: Value[]): Value => concat(vs.map((v) => reshape(v, [v.size])),
 export function buildTrainGraph(model: HybridModel, inputShape: number[], o: TrainStepOptions = {}): BuiltTrainStep {
   const update = o.update ?? true;
   const opt = o.optimizer ?? adamw({ weightDecay: 0.05 });
-  const b = withDropout(o.dropout ?? null, () => model.build(inputShape, { training: true }));
+  const b = model.build(inputShape, { mode: 'train', dropout: o.dropout ?? null, lowering: o.lowering });
   const g = b.graph;
   const logits = b.out.logits;
   const [n, c] = logits.shape;
@@ -157,7 +159,8 @@ export function buildTrainGraph(model: HybridModel, inputShape: number[], o: Tra
   const loss = soft ? softTargetCrossEntropy(logits, target) : crossEntropy(logits, target, o.labelSmoothing ?? 0);
 
   const isFrozen = frozenPredicate(model, o.freeze);
-  const all = g.trainable();
+  // In state_dict order (the declarations'), whatever order the forward pass bound them in.
+  const all = model.stateEntries().flatMap((e) => (e.buffer ? [] : [g.params.get(e.key)].filter((v): v is Value => v !== undefined)));
   const params = all.filter((v) => !isFrozen(v.name));
   const frozen = all.filter((v) => isFrozen(v.name)).map((v) => v.name);
   if (params.length === 0) throw new HybridVisionError('every parameter is frozen: nothing to train');

@@ -12,9 +12,8 @@ import { grad } from '../src/graph/autodiff.js';
 import { Graph } from '../src/graph/ir.js';
 import { conv2d } from '../src/graph/ops/conv.js';
 import type { ConvLowering } from '../src/graph/options.js';
-import { lowerToOnnx } from '../src/onnx/lower.js';
-import { getEngine } from '../src/runtime/engine.js';
-import { timeSession } from '../src/runtime/benchmark.js';
+import { Program } from '../src/runtime/program.js';
+import { timeProgram } from '../src/models/benchmark.js';
 import { table } from '../src/cli/format.js';
 import type { HostTensor } from '../src/tensor.js';
 
@@ -54,11 +53,10 @@ async function time([n, c, h, s]: [number, number, number, number], conv: Partia
   const y = conv2d(x, w, null, { stride: [s, s], pads: [1, 1, 1, 1], groups: c });
   const r = g.input('r', [...y.shape]);
   const [gx, gw] = grad([y], [r], [x, w]);
-  const model = lowerToOnnx(g, { outputs: [{ name: 'y', value: y }, { name: 'gx', value: gx! }, { name: 'gw', value: gw! }], params: 'input' });
-  const session = await getEngine().createSession(model.bytes, { threads });
+  const p = await Program.compile({ graph: g, outputs: [{ name: 'y', value: y }, { name: 'gx', value: gx! }, { name: 'gw', value: gw! }], params: 'input', threads });
   const feeds = { x: filled([n, c, h, h], 1), w: filled([c, 1, 3, 3], 2), r: filled([...y.shape], 3) };
-  const t = await timeSession(session, feeds, runs);
-  await session.release();
+  const t = await timeProgram(p, feeds, runs);
+  await p.release();
   return t.medianMs;
 }
 

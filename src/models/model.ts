@@ -2,7 +2,7 @@
 import { Graph, type Value } from '../graph/ir.js';
 import type { GraphOptionsInit } from '../graph/options.js';
 import { lowerToOnnx } from '../onnx/lower.js';
-import { getEngine, type Session } from '../runtime/engine.js';
+import { Program, type ProgramSpec } from '../runtime/program.js';
 import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
 import { checkStateDict } from '../io/state_dict.js';
 import { f16ToF32 } from '../io/safetensors.js';
@@ -33,7 +33,7 @@ export interface CreateOptions {
 
 export class HybridModel {
   readonly weights = new Map<string, HostTensor>();
-  private sessions = new Map<string, Promise<Session>>();
+  private sessions = new Map<string, Promise<Program>>();
   /** The module tree: its declarations are the state dict (keys, shapes, init, decay, buffers). */
   net: Network;
   private entries: StateEntry[];
@@ -133,26 +133,34 @@ export class HybridModel {
     this.invalidate();
   }
 
-  /** The ONNX model for an input shape: weights baked in as initializers. */
-  toOnnx(inputShape: number[], opts: { features?: boolean } = {}): { bytes: Uint8Array; outputs: string[] } {
+  /** The inference program for an input shape: logits (and the feature maps), weights baked in as initializers. */
+  programSpec(inputShape: number[], opts: { features?: boolean } = {}): ProgramSpec {
     const b = this.build(inputShape);
     const outputs = [{ name: 'logits', value: b.out.logits }];
     if (opts.features) for (const f of b.out.features) outputs.push({ name: f.name, value: f.value });
-    const m = lowerToOnnx(b.graph, {
+    return {
+      graph: b.graph,
       outputs,
       params: 'initializer',
       weights: this.weights,
       metadata: { model: this.name, num_classes: String(this.numClasses) },
-    });
+      threads: this.threads,
+    };
+  }
+
+  /** The ONNX model for an input shape: weights baked in as initializers. */
+  toOnnx(inputShape: number[], opts: { features?: boolean } = {}): { bytes: Uint8Array; outputs: string[] } {
+    const spec = this.programSpec(inputShape, opts);
+    const m = lowerToOnnx(spec.graph, spec);
     return { bytes: m.bytes, outputs: m.outputs };
   }
 
-  private session(inputShape: number[], features: boolean): Promise<Session> {
-    const key = `${inputShape.join('x')}${features ? ':f' : ''}`;
+  /** The compiled inference program for an input shape (cached until the weights change). */
+  program(inputShape: number[], opts: { features?: boolean } = {}): Promise<Program> {
+    const key = `${inputShape.join('x')}${opts.features ? ':f' : ''}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const { bytes } = this.toOnnx(inputShape, { features });
-      s = getEngine().createSession(bytes, { threads: this.threads });
+      s = Program.compile(this.programSpec(inputShape, opts));
       this.sessions.set(key, s);
     }
     return s;
@@ -167,14 +175,14 @@ export class HybridModel {
   /** Logits [N, numClasses]. */
   async forward(x: HostTensor): Promise<HostTensor> {
     this.checkInput(x);
-    const s = await this.session(x.shape, false);
+    const s = await this.program(x.shape);
     return (await s.run({ input: x }))['logits'];
   }
 
   /** Logits plus every stage's feature map (NCHW). */
   async forwardFeatures(x: HostTensor): Promise<Record<string, HostTensor>> {
     this.checkInput(x);
-    const s = await this.session(x.shape, true);
+    const s = await this.program(x.shape, { features: true });
     return s.run({ input: x });
   }
 

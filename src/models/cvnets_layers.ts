@@ -4,7 +4,7 @@ import { reduceMean } from '../graph/ops/reduce.js';
 import { dropout } from '../graph/ops/dropout.js';
 import { reshape } from '../graph/ops/shape.js';
 import type { Linear } from '../nn/layers.js';
-import type { MapBlock, Network, NetworkOutput } from './types.js';
+import type { Family, MapBlock, ModelSpec, Network, NetworkOutput, VariantInfo } from './types.js';
 import { add } from '../graph/ops/elementwise.js';
 import { silu } from '../nn/functional.js';
 import { BatchNorm, Conv2d } from '../nn/layers.js';
@@ -94,4 +94,42 @@ export abstract class CvnetsClassifier extends Module implements Network {
     const logits = this.fc.call(dropout(pooled, this.classifierDropout, 'classifier'));
     return { logits, features, preLogits: pooled };
   }
+}
+
+export const MV3_RELEASE = 'https://github.com/micronDLA/MobileViTv3/releases/tag/v1.0.0';
+export const CVNETS_ASSETS = 'https://docs-assets.developer.apple.com/ml-research/models/cvnets';
+
+/**
+ * The registry entry of a CVNets classification variant. Preprocessing is CVNets eval: resize short
+ * side 288, center crop 256, [0,1], no normalisation; v1-based models read BGR with bilinear
+ * resizing, v2-based ones RGB with bicubic.
+ */
+export function cvnetsSpec(
+  name: string,
+  family: Family,
+  info: VariantInfo,
+  input: { channelOrder: 'RGB' | 'BGR'; interpolation: 'bilinear' | 'bicubic' },
+  classifierKey: string,
+  build: (numClasses: number) => Network,
+): ModelSpec {
+  return {
+    name,
+    family,
+    description: info.description,
+    cfg: {
+      inputSize: [256, 256],
+      cropPct: 0.888,
+      interpolation: input.interpolation,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      channelOrder: input.channelOrder,
+      numClasses: 1000,
+      url: info.url,
+      fileName: info.fileName,
+      paper: { ...info.paper, resolution: 256, maddsConvention: 'cvnets profiler' },
+    },
+    build,
+    headPrefixes: ['classifier.'],
+    classifierKey,
+  };
 }

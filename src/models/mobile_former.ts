@@ -32,7 +32,7 @@ import { channelShuffle, gelu, hardSwish, relu6 } from '../nn/functional.js';
 import { BatchNorm, Conv2d, LayerNorm, Linear } from '../nn/layers.js';
 import { Module, normal } from '../nn/module.js';
 import { makeDivisible } from './cvnets_layers.js';
-import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
+import type { ModelSpec, Network, NetworkOutput, PretrainedCfg, VariantInfo } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Variants (data)
@@ -199,23 +199,29 @@ export const MOBILE_FORMER_CFGS: Record<string, MobileFormerConfig> = {
   },
 };
 
-/** Paper / README figures per size: params (M), MAdds (M), ImageNet top-1, Google Drive file id. */
-const MF_PRETRAINED: Record<string, [number, number, number, string]> = {
-  '26m': [3.2, 26, 64.0, '15uWYzx2VWWUjacZQHB56vOHzKxQDlp5O'],
-  '52m': [3.5, 52, 68.7, '1ekq_FPl57gjIlYX16Ll0nBuEyB0pjgGt'],
-  '96m': [4.6, 96, 72.8, '1kMbRceswujtliCHKr-nxMFsrkvBrEfrW'],
-  '151m': [7.6, 151, 75.2, '1w4QO-zhJ8QI1zGu7iOZ7lXxYJ5G1VXdF'],
-  '214m': [9.4, 214, 76.7, '13MOjdIMMBJgqyq_ld-grRhBBHOFU5Ggd'],
-  '294m': [11.4, 294, 77.9, '1JBSM7NJ60fN9TgT5sMnbhmbZwrzcBd0r'],
-  '508m': [14.0, 508, 79.3, '1bqLIcpbCaxK-Eb4wcxk0iJpFJ1nXfGuF'],
+/** Paper / README figures per size and the Google Drive id of the official weights. */
+const RELEASES: Record<string, { params: number; madds: number; top1: number; drive: string }> = {
+  '26m': { params: 3.2, madds: 26, top1: 64.0, drive: '15uWYzx2VWWUjacZQHB56vOHzKxQDlp5O' },
+  '52m': { params: 3.5, madds: 52, top1: 68.7, drive: '1ekq_FPl57gjIlYX16Ll0nBuEyB0pjgGt' },
+  '96m': { params: 4.6, madds: 96, top1: 72.8, drive: '1kMbRceswujtliCHKr-nxMFsrkvBrEfrW' },
+  '151m': { params: 7.6, madds: 151, top1: 75.2, drive: '1w4QO-zhJ8QI1zGu7iOZ7lXxYJ5G1VXdF' },
+  '214m': { params: 9.4, madds: 214, top1: 76.7, drive: '13MOjdIMMBJgqyq_ld-grRhBBHOFU5Ggd' },
+  '294m': { params: 11.4, madds: 294, top1: 77.9, drive: '1JBSM7NJ60fN9TgT5sMnbhmbZwrzcBd0r' },
+  '508m': { params: 14.0, madds: 508, top1: 79.3, drive: '1bqLIcpbCaxK-Eb4wcxk0iJpFJ1nXfGuF' },
 };
+
+/** A size's published facts in the shape every family's spec table has. */
+function releaseInfo(size: string): VariantInfo {
+  const { params, madds, top1, drive } = RELEASES[size];
+  return { description: `Mobile-Former-${size.toUpperCase()}`, paper: { params, madds, top1 }, url: `https://drive.google.com/file/d/${drive}`, fileName: `mobile-former-${size}.pth.tar` };
+}
 
 /**
  * timm `_cfg` of the official repo (224, crop 0.875, bilinear, ImageNet mean/std, RGB) plus the paper's
  * figures, for a size such as '26m'.
  */
 export function mobileFormerPretrainedCfg(size: string): PretrainedCfg {
-  const [params, madds, top1, drive] = MF_PRETRAINED[size];
+  const info = releaseInfo(size);
   return {
     inputSize: [224, 224],
     cropPct: 0.875,
@@ -224,9 +230,9 @@ export function mobileFormerPretrainedCfg(size: string): PretrainedCfg {
     std: [0.229, 0.224, 0.225],
     channelOrder: 'RGB',
     numClasses: 1000,
-    url: `https://drive.google.com/file/d/${drive}`,
-    fileName: `mobile-former-${size}.pth.tar`,
-    paper: { params, madds, top1, resolution: 224 },
+    url: info.url,
+    fileName: info.fileName,
+    paper: { ...info.paper, resolution: 224 },
   };
 }
 
@@ -654,7 +660,7 @@ export const MOBILE_FORMER_SPECS: ModelSpec[] = Object.entries(MOBILE_FORMER_CFG
   return {
     name,
     family: 'mobile_former',
-    description: `Mobile-Former-${size.toUpperCase()}`,
+    description: releaseInfo(size).description,
     cfg: mobileFormerPretrainedCfg(size),
     build: (numClasses: number) => new MobileFormer(cfg, numClasses),
     headPrefixes: ['classifier.'],

@@ -11,7 +11,8 @@ import { resizeBilinear, silu } from '../nn/functional.js';
 import { fold, foldThrough1x1, unfold } from '../nn/patches.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { ConvLayer, CvnetsClassifier, InvertedResidual } from './cvnets_layers.js';
+import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec } from './cvnets_layers.js';
+import type { ModelSpec, VariantInfo } from './types.js';
 
 export interface MobileViTStage {
   /** stage output channels C, transformer dim d, FFN dim, transformer depth L */
@@ -156,3 +157,34 @@ export class MobileViT extends CvnetsClassifier {
     this.classifierDropout = cfg.classifierDropout;
   }
 }
+
+const mv3 = (description: string, params: number, madds: number, top1: number, dir: string): VariantInfo => ({
+  description,
+  paper: { params, madds, top1 },
+  url: MV3_RELEASE,
+  fileName: `${dir}/checkpoint_ema_best.pt`,
+});
+const v1 = (size: string, params: number, madds: number, top1: number): VariantInfo => ({
+  description: `MobileViT-${size.toUpperCase()} (v1 baseline)`,
+  paper: { params, madds, top1 },
+  url: `${CVNETS_ASSETS}/classification/mobilevit_${size}.pt`,
+  fileName: `mobilevit_${size}.pt`,
+});
+
+/** Published facts per variant, in listing order. */
+const RELEASES: Record<string, VariantInfo> = {
+  mobilevitv3_xxs: mv3('MobileViTv3-XXS', 1.2, 289, 70.98, 'mobilevitv3_XXS_e300_7098'),
+  mobilevitv3_xs: mv3('MobileViTv3-XS', 2.5, 927, 76.7, 'mobilevitv3_XS_e300_7671'),
+  mobilevitv3_s: mv3('MobileViTv3-S', 5.8, 1841, 79.3, 'mobilevitv3_S_e300_7930'),
+  mobilevitv3_xxs_l2: mv3('MobileViTv3-XXS-L2', 1.1, 256, 70.23, 'mobilevitv3_XXS_L2_e300_7023'),
+  mobilevitv3_xs_l2: mv3('MobileViTv3-XS-L2', 2.3, 853, 76.1, 'mobilevitv3_XS_L2_e300_7610'),
+  mobilevitv3_s_l2: mv3('MobileViTv3-S-L2', 5.2, 1651, 79.06, 'mobilevitv3_S_L2_e300_7906'),
+  mobilevit_xxs: v1('xxs', 1.3, 364, 69.0),
+  mobilevit_xs: v1('xs', 2.3, 986, 74.8),
+  mobilevit_s: v1('s', 5.6, 2010, 78.4),
+};
+
+/** The registry entries of MobileViT v1 and the v1-based MobileViTv3. */
+export const MOBILEVIT_SPECS: ModelSpec[] = Object.entries(RELEASES).map(([name, info]) =>
+  cvnetsSpec(name, name.startsWith('mobilevitv3') ? 'mobilevitv3' : 'mobilevit', info, { channelOrder: 'BGR', interpolation: 'bilinear' }, 'classifier.fc.weight', (n) => new MobileViT(MOBILEVIT_CFGS[name], n)),
+);

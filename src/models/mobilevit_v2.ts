@@ -13,7 +13,8 @@ import { layerNorm } from '../graph/ops/norm.js';
 import { fold, unfold } from '../nn/patches.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import { Module, ones, zeros } from '../nn/module.js';
-import { ConvLayer, CvnetsClassifier, InvertedResidual, makeDivisible } from './cvnets_layers.js';
+import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec, makeDivisible } from './cvnets_layers.js';
+import type { ModelSpec, VariantInfo } from './types.js';
 
 export interface MobileViTv2Config {
   block: 'v2' | 'v3';
@@ -181,3 +182,35 @@ export class MobileViTv2 extends CvnetsClassifier {
     this.fc = this.add('classifier.1', new Linear(cin, numClasses));
   }
 }
+
+const mv3 = (width: string, params: number, madds: number, top1: number, dir: string): VariantInfo => ({
+  description: `MobileViTv3-${width}`,
+  paper: { params, madds, top1 },
+  url: MV3_RELEASE,
+  fileName: `${dir}/checkpoint_ema_best.pt`,
+});
+const v2 = (width: string, params: number, madds: number, top1: number): VariantInfo => ({
+  description: `MobileViTv2-${width} (baseline)`,
+  paper: { params, madds, top1 },
+  url: `${CVNETS_ASSETS}-v2/classification/mobilevitv2/imagenet1k/256x256/mobilevitv2-${width}.pt`,
+  fileName: `mobilevitv2-${width}.pt`,
+});
+
+/** Published facts per variant, in listing order (MAdds/top-1 0: not published). */
+const RELEASES: Record<string, VariantInfo> = {
+  'mobilevitv3_0.5': mv3('0.5', 1.4, 481, 72.33, 'mobilevitv3_0_5_0'),
+  'mobilevitv3_0.75': mv3('0.75', 3.0, 1064, 76.55, 'mobilevitv3_0_7_5'),
+  'mobilevitv3_1.0': mv3('1.0', 5.1, 1876, 78.64, 'mobilevitv3_1_0_0'),
+  'mobilevitv2_0.5': v2('0.5', 1.4, 465, 70.18),
+  'mobilevitv2_0.75': v2('0.75', 2.9, 1028, 75.56),
+  'mobilevitv2_1.0': v2('1.0', 4.9, 1812, 78.09),
+  'mobilevitv2_1.25': v2('1.25', 7.5, 0, 0),
+  'mobilevitv2_1.5': v2('1.5', 10.6, 0, 0),
+  'mobilevitv2_1.75': v2('1.75', 14.3, 0, 0),
+  'mobilevitv2_2.0': v2('2.0', 18.4, 0, 0),
+};
+
+/** The registry entries of MobileViTv2 and the v2-based MobileViTv3. */
+export const MOBILEVIT_V2_SPECS: ModelSpec[] = Object.entries(RELEASES).map(([name, info]) =>
+  cvnetsSpec(name, name.startsWith('mobilevitv3') ? 'mobilevitv3' : 'mobilevitv2', info, { channelOrder: 'RGB', interpolation: 'bicubic' }, 'classifier.1.weight', (n) => new MobileViTv2(MOBILEVIT_V2_CFGS[name], n)),
+);

@@ -7,7 +7,7 @@
  * depthwise convs on small maps are per-channel matrix products instead (./depthwise_dense.ts).
  */
 import { HybridVisionError } from '../../tensor.js';
-import { shapeError, type Value } from '../ir.js';
+import { shapeError, type Node, type Value } from '../ir.js';
 import type { OpDef } from '../op.js';
 import type { ConvLowering } from '../options.js';
 import { attr } from '../op.js';
@@ -22,6 +22,17 @@ export interface ConvAttrs {
   /** top, left, bottom, right */
   pads: [number, number, number, number];
   groups: number;
+}
+
+/** MAdds of a conv-like node: `positions` kernel applications, each over the weight's [C/groups, kh, kw]. */
+function kernelMadds(n: Node, positions: number): number {
+  const [, cg, kh, kw] = n.inputs[1].shape;
+  return positions * cg * kh * kw;
+}
+
+/** The VJP of the convolutions used only inside gradients. */
+function noSecondOrder(): never {
+  throw new HybridVisionError('second-order gradients of convolutions are not supported');
 }
 
 function convOutSize(inp: number, k: number, s: number, p0: number, p1: number): number {
@@ -57,10 +68,7 @@ export const Conv2dOp: OpDef<ConvAttrs> = {
     const [x, w, b] = n.inputs;
     return [convInputGrad(g, w, x.shape, n.attrs), convWeightGrad(g, x, w.shape, n.attrs), b ? reduceSum(g, [0, 2, 3]) : null];
   },
-  madds: (n) => {
-    const [, cg, kh, kw] = n.inputs[1].shape;
-    return n.outputs[0].size * cg * kh * kw;
-  },
+  madds: (n) => kernelMadds(n, n.outputs[0].size),
 };
 
 export function conv2d(x: Value, w: Value, b: Value | null, a: ConvAttrs): Value {
@@ -92,13 +100,8 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
       group: attr.int(n.attrs.groups),
     });
   },
-  vjp: () => {
-    throw new HybridVisionError('second-order gradients of convolutions are not supported');
-  },
-  madds: (n) => {
-    const [, cg, kh, kw] = n.inputs[1].shape;
-    return n.inputs[0].size * cg * kh * kw;
-  },
+  vjp: noSecondOrder,
+  madds: (n) => kernelMadds(n, n.inputs[0].size),
 };
 
 /** The conv lowering choices (graph/options.ts ConvLowering), under the name this file always used. */
@@ -124,13 +127,8 @@ export const Conv2dRawOp: OpDef<{ groups: number; dilation: [number, number]; pa
       group: attr.int(n.attrs.groups),
     });
   },
-  vjp: () => {
-    throw new HybridVisionError('second-order gradients of convolutions are not supported');
-  },
-  madds: (n) => {
-    const [, cg, kh, kw] = n.inputs[1].shape;
-    return n.outputs[0].size * cg * kh * kw;
-  },
+  vjp: noSecondOrder,
+  madds: (n) => kernelMadds(n, n.outputs[0].size),
 };
 
 /**

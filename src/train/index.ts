@@ -13,6 +13,8 @@ export {
   type BuiltTrainStep,
   type FlatLayout,
   type ParamGroup,
+  type TrainGraphIO,
+  type StepBinding,
 } from './step.js';
 export { OptimizerStep } from './apply.js';
 export { WeightEma, type EmaOptions } from './ema.js';

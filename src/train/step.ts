@@ -10,11 +10,11 @@
 import { Program } from '../runtime/program.js';
 import type { HybridModel } from '../models/model.js';
 import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
-import { labelTensor } from './loss.js';
+import type { Objective, TargetsInput } from './objective.js';
 import type { Optimizer } from './optim.js';
 import type { Schedule } from './schedule.js';
 import { PingPong } from './state_buffers.js';
-import { buildTrainGraph, defaultOptimizer, type BuiltTrainStep, type TrainGraphIO, type TrainStepOptions } from './train_graph.js';
+import { buildTrainGraph, defaultOptimizer, objectiveOf, type BuiltTrainStep, type TrainGraphIO, type TrainStepOptions } from './train_graph.js';
 
 export { buildTrainGraph, frozenPredicate, type BuiltTrainStep, type FlatLayout, type FreezeSpec, type ParamGroup, type TrainGraphIO, type TrainStepOptions } from './train_graph.js';
 
@@ -74,6 +74,7 @@ export class TrainStep {
   private lr: number | Schedule;
   /** The step graph's inputs and outputs. */
   readonly io: TrainGraphIO;
+  private readonly objective: Objective;
 
   private constructor(
     readonly model: HybridModel,
@@ -91,7 +92,8 @@ export class TrainStep {
     this.lr = options.lr ?? 1e-3;
     this.nodeCount = program.nodeCount;
     this.modelBytes = program.modelBytes;
-    this.logitsBuf = f32([inputShape[0], this.numClasses]);
+    this.logitsBuf = f32(io.logits.shape);
+    this.objective = objectiveOf(options);
     const w = model.weights;
     const fill = (pp: PingPong) => {
       const bad = pp.fill(w);
@@ -154,20 +156,6 @@ export class TrainStep {
     this.lr = lr;
   }
 
-  private targetsTensor(t: HostTensor | ArrayLike<number> | BigInt64Array): HostTensor {
-    const n = this.inputShape[0];
-    if (this.io.targets.kind === 'soft') {
-      const h = t as HostTensor;
-      if (!h || h.dtype !== 'float32' || h.shape.length !== 2 || h.shape[0] !== n || h.shape[1] !== this.numClasses) {
-        throw new HybridVisionError(`soft targets must be float32 [${n}, ${this.numClasses}]`);
-      }
-      return h;
-    }
-    const arr = 'dtype' in (t as object) && 'shape' in (t as object) ? ((t as HostTensor).data as ArrayLike<number> | BigInt64Array) : (t as ArrayLike<number> | BigInt64Array);
-    if (arr.length !== n) throw new HybridVisionError(`expected ${n} labels, got ${arr.length}`);
-    return labelTensor(arr, this.numClasses);
-  }
-
   private feedCache: [Record<string, HostTensor> | null, Record<string, HostTensor> | null] = [null, null];
   /** Feeds of the state (parameters, statistics, optimizer slots) for one buffer set; the views never change. */
   private stateFeeds(parity: number): Record<string, HostTensor> {
@@ -184,18 +172,18 @@ export class TrainStep {
   }
 
   /** The feeds and output buffers of a step on this batch at learning rate `lr` (does not run it). */
-  bind(images: HostTensor, targets: HostTensor | ArrayLike<number> | BigInt64Array, lr = this.currentLr()): StepBinding {
+  bind(images: HostTensor, targets: TargetsInput, lr = this.currentLr()): StepBinding {
     if (images.dtype !== 'float32' || images.shape.join(',') !== this.inputShape.join(',')) {
       throw new HybridVisionError(`train step compiled for float32 ${shapeStr([...this.inputShape])}, got ${images.dtype} ${shapeStr(images.shape)}`);
     }
     if (!Number.isFinite(lr) || lr < 0) throw new HybridVisionError(`learning rate must be finite and >= 0, got ${lr}`);
     const feeds: Record<string, HostTensor> = { ...this.stateFeeds(this.parity) };
     feeds[this.io.images] = images;
-    feeds[this.io.targets.name] = this.targetsTensor(targets);
+    feeds[this.io.targets.name] = this.objective.feed(targets, { target: this.io.targets.shape, logits: this.io.logits.shape });
     if (this.optimizer) for (const [k, v] of Object.entries(this.optimizer.scalars(this.step + 1, lr))) feeds[this.io.scalars[k]] = scalarT(v);
     for (const name of this.program.inputNames) if (!feeds[name]) throw new HybridVisionError(`train step: no value for graph input ${name}`);
     const next = 1 - this.parity;
-    const into: Record<string, HostTensor> = { [this.io.loss]: this.lossBuf, [this.io.logits]: this.logitsBuf };
+    const into: Record<string, HostTensor> = { [this.io.loss]: this.lossBuf, [this.io.logits.name]: this.logitsBuf };
     if (this.normBuf && this.io.gradNorm) into[this.io.gradNorm] = this.normBuf;
     for (const gr of this.io.groups) {
       if (gr.params.output) into[gr.params.output] = this.params.get(gr.name)!.flat(next);
@@ -211,7 +199,7 @@ export class TrainStep {
    * targets [N, C] depending on the `targets` option. The engine writes the new state into the
    * second buffer set, which then becomes current.
    */
-  async run(images: HostTensor, targets: HostTensor | ArrayLike<number> | BigInt64Array, opts: { lr?: number } = {}): Promise<StepResult> {
+  async run(images: HostTensor, targets: TargetsInput, opts: { lr?: number } = {}): Promise<StepResult> {
     const lr = opts.lr ?? this.currentLr();
     const { feeds, into } = this.bind(images, targets, lr);
     await this.program.runInto(feeds, into);

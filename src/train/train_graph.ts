@@ -15,7 +15,7 @@ import { reduceSum } from '../graph/ops/reduce.js';
 import { concat, reshape } from '../graph/ops/shape.js';
 import type { HybridModel } from '../models/model.js';
 import { HybridVisionError } from '../tensor.js';
-import { crossEntropy, softTargetCrossEntropy } from './loss.js';
+import { classification, type Objective } from './objective.js';
 import { adamw, type Optimizer } from './optim.js';
 import type { Schedule } from './schedule.js';
 
@@ -28,6 +28,8 @@ export interface TrainStepOptions {
   /** 'labels': int class indices [N] (cross-entropy with `labelSmoothing`); 'soft': float targets [N, C] (mixup/cutmix). */
   targets?: 'labels' | 'soft';
   labelSmoothing?: number;
+  /** What the step minimises (default: classification with `targets` and `labelSmoothing`); other tasks bring their own. */
+  objective?: Objective;
   /** Clip the gradient by its global L2 norm (torch clip_grad_norm_: coef = max/(norm + 1e-6), capped at 1). */
   clipGradNorm?: number | null;
   /** Frozen parameters get no gradient and no update (BatchNorm statistics still update in train mode). */
@@ -58,6 +60,9 @@ export interface TrainStepOptions {
    */
   flatOptimizer?: boolean;
 }
+
+/** The objective of a train step: the given one, or classification as `targets` / `labelSmoothing` say. */
+export const objectiveOf = (o: TrainStepOptions): Objective => o.objective ?? classification(o.targets ?? 'labels', o.labelSmoothing ?? 0);
 
 /** The default optimizer of a train step. */
 export const defaultOptimizer = (o: TrainStepOptions): Optimizer => o.optimizer ?? adamw({ weightDecay: 0.05 });
@@ -92,8 +97,8 @@ export interface ParamGroup extends FlatLayout {
 export interface TrainGraphIO {
   /** Images [N, 3, H, W]. */
   images: string;
-  /** Labels (int64 [N]) or soft targets ([N, C]). */
-  targets: { name: string; kind: 'labels' | 'soft' };
+  /** The objective's target input (e.g. int64 labels [N] or soft targets [N, C]). */
+  targets: { name: string; shape: number[]; dtype: string };
   /** Optimizer scalars (learning rate, bias corrections): name per scalar of `Optimizer.scalarNames`. */
   scalars: Record<string, string>;
   groups: ParamGroup[];
@@ -102,7 +107,7 @@ export interface TrainGraphIO {
   /** BatchNorm running statistics: read per tensor (by key), written flat. */
   stats: FlatLayout & { output: string | null };
   loss: string;
-  logits: string;
+  logits: { name: string; shape: number[] };
   gradNorm: string | null;
 }
 
@@ -147,11 +152,7 @@ export function buildTrainGraph(model: HybridModel, inputShape: number[], o: Tra
   const b = model.build(inputShape, { mode: 'train', dropout: o.dropout ?? null, lowering: o.lowering });
   const g = b.graph;
   const logits = b.out.logits;
-  const [n, c] = logits.shape;
-  const soft = o.targets === 'soft';
-  if (soft && o.labelSmoothing) throw new HybridVisionError('label smoothing applies to integer labels; smooth soft targets on the host (smoothTargets / mixTargets)');
-  const target = soft ? g.input('targets', [n, c]) : g.input('labels', [n], 'int64');
-  const loss = soft ? softTargetCrossEntropy(logits, target) : crossEntropy(logits, target, o.labelSmoothing ?? 0);
+  const { target, loss } = objectiveOf(o).build(g, b.out);
 
   const isFrozen = frozenPredicate(model, o.freeze);
   // In state_dict order (the declarations'), whatever order the forward pass bound them in.
@@ -226,13 +227,13 @@ export function buildTrainGraph(model: HybridModel, inputShape: number[], o: Tra
   if (stats.output) outputs.push({ name: stats.output, value: flat(statKeys.map((k) => g.stateUpdates.get(k)!)) });
   const io: TrainGraphIO = {
     images: b.input.name,
-    targets: { name: target.name, kind: soft ? 'soft' : 'labels' },
+    targets: { name: target.name, shape: [...target.shape], dtype: target.dtype },
     scalars: scalarNames,
     groups,
     frozen,
     stats,
     loss: 'loss',
-    logits: 'logits',
+    logits: { name: 'logits', shape: [...logits.shape] },
     gradNorm,
   };
   return { graph: g, outputs, io, trainable: params.map((p) => p.name), frozen, groups, stats, update };

@@ -104,10 +104,12 @@ export class HybridModel {
   /** Loads a state dict, checking every key and shape; float16 tensors are widened. */
   loadStateDict(sd: Map<string, HostTensor>): void {
     const expected = new Map(this.entries.map((e) => [e.key, e.shape]));
+    const counters = new Set(this.entries.filter((e) => e.dtype === 'int64').map((e) => e.key));
     checkStateDict(expected, sd);
     for (const [k, t] of sd) {
       if (!expected.has(k)) continue;
-      if (k.endsWith('num_batches_tracked')) {
+      if (counters.has(k)) {
+        // an integer counter (num_batches_tracked): kept as a 0-d int64 whatever the file stored
         this.weights.set(k, { dtype: 'int64', shape: [], data: t.dtype === 'int64' ? (t.data as BigInt64Array).slice() : new BigInt64Array(1) });
         continue;
       }

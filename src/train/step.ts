@@ -116,13 +116,13 @@ export class TrainStep {
     if (io.stats.keys.length) {
       this.stats = new PingPong(io.stats, true);
       fill(this.stats);
-      const declared = new Set(model.stateEntries().map((e) => e.key));
-      for (const k of io.stats.keys) {
-        const nk = k.replace(/running_(mean|var)$/, 'num_batches_tracked');
-        if (nk !== k && declared.has(nk) && !this.nbt.has(nk)) {
-          const t = w.get(nk);
-          this.nbt.set(nk, { dtype: 'int64', shape: [], data: t && t.dtype === 'int64' ? (t.data as BigInt64Array).slice() : new BigInt64Array(1) });
-        }
+      // The integer counters (num_batches_tracked) of the modules whose statistics the step updates.
+      const prefix = (k: string) => k.slice(0, k.lastIndexOf('.') + 1);
+      const updated = new Set(io.stats.keys.map(prefix));
+      for (const e of model.stateEntries()) {
+        if (!e.buffer || e.dtype !== 'int64' || !updated.has(prefix(e.key))) continue;
+        const t = w.get(e.key);
+        this.nbt.set(e.key, { dtype: 'int64', shape: [], data: t && t.dtype === 'int64' ? (t.data as BigInt64Array).slice() : new BigInt64Array(1) });
       }
     }
     if (io.gradNorm) this.normBuf = scalarT(0);

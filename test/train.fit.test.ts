@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { arrayDataset, permutation, subset, type Dataset } from '../src/data/dataset.js';
 import { FASHION_MNIST_CLASSES, fashionMnistAvailable, loadFashionMnist } from '../src/data/fashion_mnist_node.js';
-import { rng } from '../src/models/init.js';
+import { rng } from '../src/random.js';
 import { createModel } from '../src/models/registry.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { HybridVisionError } from '../src/tensor.js';

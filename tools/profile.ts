@@ -7,7 +7,7 @@
  */
 import '../src/node.js';
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
-import { getEngine } from '../src/runtime/engine.js';
+import { Program } from '../src/runtime/program.js';
 import { createModel } from '../src/models/registry.js';
 import { adamw, TrainStep } from '../src/train/index.js';
 
@@ -27,11 +27,12 @@ if (train) {
   await ts.endProfiling();
   await ts.release();
 } else {
-  const bytes = name.endsWith('.onnx') ? readFileSync(name) : createModel(name).toOnnx(shape).bytes;
-  const s = await getEngine().createSession(bytes, { threads: 2, profilePrefix: prefix });
-  for (let i = 0; i < runs; i++) await s.run({ input: x });
-  await s.endProfiling?.();
-  await s.release();
+  const p = name.endsWith('.onnx')
+    ? await Program.open(new Uint8Array(readFileSync(name)), { threads: 2, profilePrefix: prefix })
+    : await Program.compile({ ...createModel(name).programSpec(shape), threads: 2, profilePrefix: prefix });
+  for (let i = 0; i < runs; i++) await p.run({ input: x });
+  await p.endProfiling();
+  await p.release();
 }
 
 const file = '/tmp/' + readdirSync('/tmp').filter((f) => f.startsWith('hvprof')).sort().pop();

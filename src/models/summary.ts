@@ -1,5 +1,6 @@
 /** Per-stage parameter and MAdds counts, read off the built graph (1 MAdd per multiply-accumulate, no bias). */
 import { numel } from '../tensor.js';
+import type { StateEntry } from '../nn/module.js';
 import type { Built } from './model.js';
 
 export interface StageRow {
@@ -17,16 +18,18 @@ export interface ModelSummary {
   madds: number;
 }
 
-const BUFFER = /\.(running_mean|running_var|num_batches_tracked)$/;
-
 /** Stage of a parameter key or node scope: the first path component; for `features.I` the block. */
 function stageOf(path: string): string {
   const parts = path.split('.');
   return parts[0] === 'features' && parts.length > 1 ? `${parts[0]}.${parts[1]}` : parts[0];
 }
 
-/** `model`: a HybridModel, or anything that names itself and builds its graph (no weights needed). */
-export function summarize(model: { name: string; build(inputShape: number[]): Pick<Built, 'graph'> }, height: number, width: number): ModelSummary {
+/** `model`: a HybridModel, or anything that names itself, declares its tensors and builds its graph (no weights needed). */
+export function summarize(
+  model: { name: string; build(inputShape: number[]): Pick<Built, 'graph'>; stateEntries(): readonly StateEntry[] },
+  height: number,
+  width: number,
+): ModelSummary {
   const { graph } = model.build([1, 3, height, width]);
   const rows = new Map<string, StageRow>();
   const row = (s: string) => {
@@ -34,7 +37,7 @@ export function summarize(model: { name: string; build(inputShape: number[]): Pi
     if (!r) rows.set(s, (r = { stage: s, outputShape: null, params: 0, madds: 0 }));
     return r;
   };
-  for (const [k, v] of graph.params) if (!BUFFER.test(k)) row(stageOf(k)).params += numel(v.shape);
+  for (const e of model.stateEntries()) if (!e.buffer) row(stageOf(e.key)).params += numel(e.shape);
   for (const n of graph.nodes) {
     if (!n.op.madds || n.inputs.some((v) => v.kind === 'const')) continue;
     row(stageOf(n.scope || 'other')).madds += n.op.madds(n);

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rng } from '../../models/init.js';
+import { rng } from '../../random.js';
 import { modelToSafetensors } from '../../models/model_file.js';
 import { loadWeights } from '../weights.js';
 import { createModel } from '../../models/registry.js';

@@ -9,11 +9,13 @@ import { StatusLine } from '../progress.js';
 
 /** The architecture's graph alone: counting needs no weights, and drawing random ones took most of the time. */
 export function graphOnly(spec: ModelSpec, numClasses = spec.cfg.numClasses) {
+  const net = spec.build(numClasses);
   return {
     name: spec.name,
+    stateEntries: () => net.stateEntries(),
     build(inputShape: number[]) {
       const graph = new Graph();
-      spec.build(numClasses).forward(graph.input('input', inputShape));
+      net.forward(graph.input('input', inputShape));
       return { graph };
     },
   };

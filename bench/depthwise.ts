@@ -10,10 +10,10 @@ import '../src/node.js';
 import { parseArgs } from 'node:util';
 import { grad } from '../src/graph/autodiff.js';
 import { Graph } from '../src/graph/ir.js';
-import { conv2d, getConvGradLowering, setConvGradLowering, type ConvGradLowering } from '../src/graph/ops/conv.js';
-import { lowerToOnnx } from '../src/onnx/lower.js';
-import { getEngine } from '../src/runtime/engine.js';
-import { timeSession } from '../src/runtime/benchmark.js';
+import { conv2d } from '../src/graph/ops/conv.js';
+import type { ConvLowering } from '../src/graph/options.js';
+import { Program } from '../src/runtime/program.js';
+import { timeProgram } from '../src/models/benchmark.js';
 import { table } from '../src/cli/format.js';
 import type { HostTensor } from '../src/tensor.js';
 
@@ -37,7 +37,7 @@ const layers: [number, number, number, number][] = [
   [128, 320, 3, 2],
 ];
 
-const choices: { label: string; l: Partial<ConvGradLowering> }[] = [
+const choices: { label: string; l: Partial<ConvLowering> }[] = [
   { label: 'conv', l: { denseDepthwiseMaxMatrix: 0, depthwiseWeight: 'conv' } },
   { label: 'rows', l: { denseDepthwiseMaxMatrix: 0, depthwiseWeight: 'rows' } },
   { label: 'dense', l: { denseDepthwiseMaxMatrix: Infinity } },
@@ -46,36 +46,29 @@ const choices: { label: string; l: Partial<ConvGradLowering> }[] = [
 
 const filled = (shape: number[], k: number): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b)).map((_, i) => Math.sin(i * 0.37 + k)) });
 
-async function time([n, c, h, s]: [number, number, number, number]): Promise<number> {
-  const g = new Graph();
-  g.training = true;
+async function time([n, c, h, s]: [number, number, number, number], conv: Partial<ConvLowering>): Promise<number> {
+  const g = new Graph({ mode: 'train', lowering: { conv } });
   const x = g.input('x', [n, c, h, h]);
   const w = g.input('w', [c, 1, 3, 3]);
   const y = conv2d(x, w, null, { stride: [s, s], pads: [1, 1, 1, 1], groups: c });
   const r = g.input('r', [...y.shape]);
   const [gx, gw] = grad([y], [r], [x, w]);
-  const model = lowerToOnnx(g, { outputs: [{ name: 'y', value: y }, { name: 'gx', value: gx! }, { name: 'gw', value: gw! }], params: 'input' });
-  const session = await getEngine().createSession(model.bytes, { threads });
+  const p = await Program.compile({ graph: g, outputs: [{ name: 'y', value: y }, { name: 'gx', value: gx! }, { name: 'gw', value: gw! }], params: 'input', threads });
   const feeds = { x: filled([n, c, h, h], 1), w: filled([c, 1, 3, 3], 2), r: filled([...y.shape], 3) };
-  const t = await timeSession(session, feeds, runs);
-  await session.release();
+  const t = await timeProgram(p, feeds, runs);
+  await p.release();
   return t.medianMs;
 }
 
 console.log(`depthwise 3x3 layer, training graph (output + input gradient + weight gradient), ${threads} threads, median of ${runs}`);
-const base = getConvGradLowering();
 const rows: (string | number)[][] = [];
 for (const layer of layers) {
   // two rounds over the choices, the better median of each kept: the first session of a process
   // (and of a new shape) runs slow, which would otherwise favour whichever choice comes later
   const ms = choices.map(() => Infinity);
   for (let round = 0; round < 2; round++) {
-    for (const [i, c] of choices.entries()) {
-      setConvGradLowering({ ...base, ...c.l });
-      ms[i] = Math.min(ms[i], await time(layer));
-    }
+    for (const [i, c] of choices.entries()) ms[i] = Math.min(ms[i], await time(layer, c.l));
   }
-  setConvGradLowering(base);
   const [n, c, h, s] = layer;
   rows.push([`[${n}, ${c}, ${h}, ${h}] s${s}`, ...ms.map((m) => m.toFixed(2)), ...ms.slice(1).map((m) => (ms[0] / m).toFixed(2))]);
 }

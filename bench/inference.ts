@@ -8,7 +8,7 @@ import '../src/node.js';
 import { parseArgs } from 'node:util';
 import { createModel, listModels } from '../src/models/registry.js';
 import { summarize } from '../src/models/summary.js';
-import { benchModel, matmulCeiling } from '../src/runtime/benchmark.js';
+import { benchModel, matmulCeiling } from '../src/models/benchmark.js';
 import { table } from '../src/cli/format.js';
 import { ANCHOR_MATMUL_GMADDS, INFERENCE_ANCHORS } from './anchors.js';
 

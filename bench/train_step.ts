@@ -14,12 +14,11 @@ import '../src/node.js';
 import { parseArgs } from 'node:util';
 import { createModel, listModels } from '../src/models/registry.js';
 import { table } from '../src/cli/format.js';
-import { getConvGradLowering, setConvGradLowering, type ConvGradLowering } from '../src/graph/ops/conv.js';
-import { fusedTrainOps } from '../src/graph/ops/batchnorm.js';
+import type { GraphOptionsInit } from '../src/graph/options.js';
 import { adamw, TrainStep } from '../src/train/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { TRAIN_ANCHORS_BEST_MS, TRAIN_ANCHORS_IMG_S } from './anchors.js';
-import { benchModel } from '../src/runtime/benchmark.js';
+import { benchModel } from '../src/models/benchmark.js';
 import { getEngine, setEngine } from '../src/runtime/engine.js';
 import { webEngine } from '../src/runtime/web.js';
 
@@ -60,10 +59,32 @@ function batch(seed: number): { x: HostTensor; y: number[] } {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
-async function measure(name: string, flatOptimizer = true) {
+/**
+ * Times the step's program three ways without changing the state: writing into the pre-allocated
+ * buffers (what `run` does), returning fresh engine-allocated outputs, and fetching only the loss
+ * (no output copies at all). Medians in ms.
+ */
+async function timeOutputModes(ts: TrainStep, x: HostTensor, y: number[], runs: number): Promise<{ prealloc: number; fresh: number; lossOnly: number }> {
+  const { feeds, into } = ts.bind(x, y);
+  const t = { prealloc: [] as number[], fresh: [] as number[], lossOnly: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    await ts.program.runInto(feeds, into);
+    t.prealloc.push(performance.now() - t0);
+    t0 = performance.now();
+    await ts.program.run(feeds);
+    t.fresh.push(performance.now() - t0);
+    t0 = performance.now();
+    await ts.program.run(feeds, [ts.io.loss]);
+    t.lossOnly.push(performance.now() - t0);
+  }
+  return { prealloc: median(t.prealloc), fresh: median(t.fresh), lossOnly: median(t.lossOnly) };
+}
+
+async function measure(name: string, flatOptimizer = true, lowering?: GraphOptionsInit['lowering']) {
   const model = createModel(name, { numClasses: 10, seed: 1, threads });
   const t0 = performance.now();
-  const ts = await TrainStep.create(model, [B, 3, S, S], { optimizer: adamw({ weightDecay: 0.05 }), labelSmoothing: 0.1, lr: 1e-3, threads, flatOptimizer });
+  const ts = await TrainStep.create(model, [B, 3, S, S], { optimizer: adamw({ weightDecay: 0.05 }), labelSmoothing: 0.1, lr: 1e-3, threads, flatOptimizer, lowering });
   const compileMs = performance.now() - t0;
   const batches = [batch(1), batch(2), batch(3)];
   for (let i = 0; i < warmup; i++) await ts.run(batches[i % 3].x, batches[i % 3].y);
@@ -75,7 +96,7 @@ async function measure(name: string, flatOptimizer = true) {
     loss = (await ts.run(b.x, b.y)).loss;
     times.push(performance.now() - t);
   }
-  const modes = await ts.timeOutputModes(batches[0].x, batches[0].y, 11);
+  const modes = await timeOutputModes(ts, batches[0].x, batches[0].y, 11);
   await ts.release();
   const evalModel = createModel(name, { numClasses: 10, seed: 1, threads });
   const evalFwd = await benchModel(evalModel, [B, 3, S, S], 20);
@@ -123,31 +144,24 @@ console.log(table(['model', 'output_MB', 'prealloc_ms', 'fresh_ms', 'loss_only_m
 console.log('prealloc = run() writing into pre-allocated buffers; fresh = engine-allocated outputs; loss_only = same graph, only the loss fetched (no copies).');
 
 if (values.variants) {
-  const base = getConvGradLowering();
-  const conv = (v: Partial<ConvGradLowering>) => () => setConvGradLowering({ ...base, ...v });
-  const choices: { label: string; set: () => void; flat?: boolean }[] = [
-    { label: 'default (all chosen lowerings)', set: () => {} },
-    { label: 'depthwise weight grad: per-tap products', set: conv({ depthwiseWeight: 'taps' }) },
-    { label: 'depthwise weight grad: grouped conv', set: conv({ depthwiseWeight: 'conv' }) },
-    { label: 'depthwise convs on small maps: engine Conv (not dense matrices)', set: conv({ denseDepthwiseMaxMatrix: 0 }) },
-    { label: 'depthwise weight grad: row-wise matrix products', set: conv({ depthwiseWeight: 'rows' }) },
-    { label: 'dense kxk weight grad: per-tap products', set: conv({ denseWeight: 'taps' }) },
-    { label: 'strided input grad: zero-insert + conv', set: conv({ stridedInput: 'zeroInsert' }) },
-    { label: 'BatchNorm train: autodiff composite', set: () => (fusedTrainOps.batchNorm = false) },
-    { label: 'SiLU: autodiff composite', set: () => (fusedTrainOps.silu = false) },
-    { label: 'optimizer per tensor (not flat)', set: () => {}, flat: false },
+  const choices: { label: string; lowering?: GraphOptionsInit['lowering']; flat?: boolean }[] = [
+    { label: 'default (all chosen lowerings)' },
+    { label: 'depthwise weight grad: per-tap products', lowering: { conv: { depthwiseWeight: 'taps' } } },
+    { label: 'depthwise weight grad: grouped conv', lowering: { conv: { depthwiseWeight: 'conv' } } },
+    { label: 'depthwise convs on small maps: engine Conv (not dense matrices)', lowering: { conv: { denseDepthwiseMaxMatrix: 0 } } },
+    { label: 'depthwise weight grad: row-wise matrix products', lowering: { conv: { depthwiseWeight: 'rows' } } },
+    { label: 'dense kxk weight grad: per-tap products', lowering: { conv: { denseWeight: 'taps' } } },
+    { label: 'strided input grad: zero-insert + conv', lowering: { conv: { stridedInput: 'zeroInsert' } } },
+    { label: 'BatchNorm train: autodiff composite', lowering: { fusedBatchNorm: false } },
+    { label: 'SiLU: autodiff composite', lowering: { fusedSilu: false } },
+    { label: 'attention: per-head projections (the inference form)', lowering: { attention: 'perHead' } },
+    { label: '1x1 projection on the folded map (not reading tokens)', lowering: { projectionReadsTokens: false } },
+    { label: 'optimizer per tensor (not flat)', flat: false },
   ];
-  const reset = () => {
-    setConvGradLowering(base);
-    fusedTrainOps.batchNorm = true;
-    fusedTrainOps.silu = true;
-  };
   const vr: (string | number)[][] = [];
   for (const name of models) {
     for (const c of choices) {
-      c.set();
-      const r = await measure(name, c.flat);
-      reset();
+      const r = await measure(name, c.flat ?? true, c.lowering);
       vr.push([name, c.label, r.nodes, r.median.toFixed(1), r.best.toFixed(1), ((1000 * B) / r.median).toFixed(1)]);
     }
   }

@@ -4,6 +4,8 @@ export { listModels, createModel, getModelSpec } from './models/registry.js';
 export { HybridModel, type CreateOptions } from './models/model.js';
 export type { ModelSpec, PretrainedCfg, Family } from './models/types.js';
 export { setEngine, getEngine, type Engine, type Session } from './runtime/engine.js';
+export { Program, type ProgramSpec } from './runtime/program.js';
+export type { GraphOptions, GraphOptionsInit, Lowering, ConvLowering, DropoutConfig } from './graph/options.js';
 export { webEngine } from './runtime/web.js';
 export * from './io/index.js';
 export { pipeline, topK, setImageDecoder, imagesToBatch, type Prediction, type ImageClassifier, type ImageInput } from './pipeline.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderView, trainView, centerBox } from '../src/data/augment.js';
 import { arrayDataset } from '../src/data/dataset.js';
-import { rng } from '../src/models/init.js';
+import { rng } from '../src/random.js';
 
 const norm = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channelOrder: 'RGB' as const };
 

@@ -10,6 +10,7 @@ import { normals } from './helpers/random.js';
 import assert from 'node:assert/strict';
 import { grad } from '../src/graph/autodiff.js';
 import { Graph, type Value, type VDType } from '../src/graph/ir.js';
+import type { ConvLowering, GraphOptionsInit } from '../src/graph/options.js';
 import * as op from '../src/graph/ops/index.js';
 import { channelShuffle, batchNormTrain, batchNormTrainComposite, gelu, hardSwish, linear, relu6, resizeBilinear, silu } from '../src/nn/functional.js';
 import { lowerToOnnx } from '../src/onnx/lower.js';
@@ -34,11 +35,10 @@ let seedCounter = 1;
  * Builds out = f(inputs), checks the VJP of every non-fixed input by central differences, and
  * returns the worst relative error.
  */
-async function checkVjp(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts: { h?: number; tol?: number; training?: boolean } = {}): Promise<number> {
+async function checkVjp(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts: { h?: number; tol?: number; graph?: GraphOptionsInit } = {}): Promise<number> {
   const h = opts.h ?? 1e-2;
   const tol = opts.tol ?? 2e-3;
-  const g = new Graph();
-  g.training = opts.training ?? false;
+  const g = new Graph(opts.graph);
   const xs = specs.map((s, i) => g.input(`x${i}`, s.shape, s.dtype ?? 'float32'));
   const y = f(...xs);
   const r = normals(y.size, seedCounter++);
@@ -108,7 +108,7 @@ const awayFrom =
   };
 
 const results: string[] = [];
-async function check(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts?: { h?: number; tol?: number; training?: boolean }) {
+async function check(label: string, specs: InSpec[], f: (...xs: Value[]) => Value, opts?: { h?: number; tol?: number; graph?: GraphOptionsInit }) {
   const rel = await checkVjp(label, specs, f, opts);
   results.push(`${label}: ${rel.toExponential(1)}`);
 }
@@ -229,36 +229,28 @@ const convCases: ConvCase[] = [
 ];
 
 test('VJP: conv2d (strides 1/2, groups 1/depthwise/grouped, odd sizes, asymmetric kernels and pads), every gradient lowering', async () => {
-  const saved = op.getConvGradLowering();
-  try {
-    for (const lw of [
-      { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv', denseDepthwiseMaxMatrix: 0 },
-      { stridedInput: 'zeroInsert', depthwiseWeight: 'taps', denseWeight: 'taps', denseDepthwiseMaxMatrix: 0 },
-      { stridedInput: 'convTranspose', depthwiseWeight: 'rows', denseWeight: 'conv', denseDepthwiseMaxMatrix: 0 },
-      // training graphs: depthwise convs as per-channel dense matrices (./depthwise_dense.ts)
-      { stridedInput: 'convTranspose', depthwiseWeight: 'auto', denseWeight: 'conv', denseDepthwiseMaxMatrix: Infinity },
-    ] as op.ConvGradLowering[]) {
-      op.setConvGradLowering(lw);
-      const training = lw.denseDepthwiseMaxMatrix > 0;
-      for (const c of convCases) {
-        const specs: InSpec[] = [{ shape: c.x }, { shape: c.w }];
-        if (c.bias) specs.push({ shape: [c.w[0]] });
-        const label = `conv ${c.label} [${lw.stridedInput}, weight ${lw.depthwiseWeight}/${lw.denseWeight}${training ? ', dense depthwise' : ''}]`;
-        await check(label, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups }), { training });
-      }
+  for (const lw of [
+    { stridedInput: 'convTranspose', depthwiseWeight: 'conv', denseWeight: 'conv', denseDepthwiseMaxMatrix: 0 },
+    { stridedInput: 'zeroInsert', depthwiseWeight: 'taps', denseWeight: 'taps', denseDepthwiseMaxMatrix: 0 },
+    { stridedInput: 'convTranspose', depthwiseWeight: 'rows', denseWeight: 'conv', denseDepthwiseMaxMatrix: 0 },
+    // training graphs: depthwise convs as per-channel dense matrices (./depthwise_dense.ts)
+    { stridedInput: 'convTranspose', depthwiseWeight: 'auto', denseWeight: 'conv', denseDepthwiseMaxMatrix: Infinity },
+  ] as ConvLowering[]) {
+    const dense = lw.denseDepthwiseMaxMatrix > 0;
+    for (const c of convCases) {
+      const specs: InSpec[] = [{ shape: c.x }, { shape: c.w }];
+      if (c.bias) specs.push({ shape: [c.w[0]] });
+      const label = `conv ${c.label} [${lw.stridedInput}, weight ${lw.depthwiseWeight}/${lw.denseWeight}${dense ? ', dense depthwise' : ''}]`;
+      const graph: GraphOptionsInit = { mode: dense ? 'train' : 'eval', lowering: { conv: lw } };
+      await check(label, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups }), { graph });
     }
-  } finally {
-    op.setConvGradLowering(saved);
   }
 });
 
 test('depthwise conv as per-channel dense matrices equals the engine Conv (training graphs)', async () => {
-  const saved = op.getConvGradLowering();
-  try {
-    op.setConvGradLowering({ denseDepthwiseMaxMatrix: Infinity });
+  {
     for (const c of convCases.filter((k) => k.w[1] === 1 && k.w[0] === k.x[1])) {
-      const g = new Graph();
-      g.training = true;
+      const g = new Graph({ mode: 'train', lowering: { conv: { denseDepthwiseMaxMatrix: Infinity } } });
       const x = g.input('x', c.x);
       const w = g.input('w', c.w);
       const a = { stride: c.stride, pads: c.pads, groups: c.groups };
@@ -274,8 +266,6 @@ test('depthwise conv as per-channel dense matrices equals the engine Conv (train
       const r = out.ref.data as Float32Array;
       for (let i = 0; i < r.length; i++) assert.ok(Math.abs(d[i] - r[i]) <= 1e-5 * (1 + Math.abs(r[i])), `${c.label}: element ${i}: ${d[i]} vs ${r[i]}`);
     }
-  } finally {
-    op.setConvGradLowering(saved);
   }
 });
 
@@ -351,13 +341,12 @@ test('fused train-mode BatchNorm matches the composite (output, running statisti
 });
 
 test('dropout / drop-path: seeded in-graph masks, gradient through the mask, identity outside training builds', async () => {
-  const g = new Graph();
-  g.training = true;
+  const g = new Graph({ mode: 'train', dropout: { seed: 9 } });
   const x = g.input('x', [4, 64, 32]);
   const d = op.dropoutSeeded(x, 0.25, 1234);
   const seedT = g.constant({ dtype: 'float32', shape: [4, 64, 32], data: normals(4 * 64 * 32, 5) });
   const [gx] = grad([d.y], [seedT], [x]);
-  const dp = op.withDropout({ seed: 9 }, () => op.dropPath(x, 0.5));
+  const dp = op.dropPath(x, 0.5);
   const outs = [
     { name: 'y', value: d.y },
     { name: 'm', value: d.mask },
@@ -397,14 +386,14 @@ test('dropout / drop-path: seeded in-graph masks, gradient through the mask, ide
   }
   await s1.release();
   await s2.release();
-  // outside a training build with dropout active, dropout is the identity
-  const h = new Graph();
-  const z = h.input('z', [2, 3]);
-  assert.equal(op.dropout(z, 0.5), z);
-  h.training = true;
-  assert.equal(op.dropout(z, 0.5), z);
-  assert.notEqual(op.withDropout({ seed: 1 }, () => op.dropout(z, 0.5)), z);
-  assert.equal(op.withDropout({ seed: 1, scale: 0 }, () => op.dropout(z, 0.5)), z);
+  // outside a train-mode graph with dropout on, dropout is the identity
+  const z0 = (o: GraphOptionsInit) => new Graph(o).input('z', [2, 3]);
+  for (const o of [{}, { mode: 'train' }, { mode: 'eval', dropout: { seed: 1 } }, { mode: 'train', dropout: { seed: 1, scale: 0 } }] as GraphOptionsInit[]) {
+    const z = z0(o);
+    assert.equal(op.dropout(z, 0.5), z, JSON.stringify(o));
+  }
+  const z = z0({ mode: 'train', dropout: { seed: 1 } });
+  assert.notEqual(op.dropout(z, 0.5), z);
 });
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {

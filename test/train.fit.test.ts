@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { arrayDataset, permutation, subset, type Dataset } from '../src/data/dataset.js';
 import { FASHION_MNIST_CLASSES, fashionMnistAvailable, loadFashionMnist } from '../src/data/fashion_mnist_node.js';
-import { rng } from '../src/models/init.js';
+import { rng } from '../src/random.js';
 import { createModel } from '../src/models/registry.js';
 import { loadTrainCheckpoint, saveTrainCheckpoint } from '../src/train/checkpoint_node.js';
 import { fit, type FitOptions } from '../src/train/fit.js';

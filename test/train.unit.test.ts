@@ -82,10 +82,14 @@ test('optimizer rules in the graph match their float64 host references (AdamW wi
     }
     await os.release();
   }
-  // the decay mask: no decay for 1-D tensors and tokens
+  // the decay mask follows the module's declaration; undeclared tensors: no decay for 1-D ones
   assert.equal(noDecayNormsAndBiases('a.bias', [4]), false);
-  assert.equal(noDecayNormsAndBiases('tokens.weight', [6, 8]), false);
+  assert.equal(noDecayNormsAndBiases('tokens.weight', [6, 8], false), false);
   assert.equal(noDecayNormsAndBiases('a.weight', [4, 3, 3, 3]), true);
+  const mf = createModel('mobile_former_26m', { numClasses: 10 });
+  const decl = new Map(mf.stateEntries().map((e) => [e.key, e.decay]));
+  assert.equal(noDecayNormsAndBiases('tokens.weight', [3, 128], decl.get('tokens.weight')), false);
+  assert.equal(noDecayNormsAndBiases('classifier.fc.0.weight', [1024, 704], decl.get('classifier.fc.0.weight')), true);
 });
 
 test('train step: lr is a graph input, state passes between steps in two fixed buffer sets, BN counters, sync', async () => {
@@ -182,21 +186,12 @@ test('train step: freeze backbone (head-only updates), gradient norm and clippin
 });
 
 test('train step: the flat (per-group) optimizer equals the per-tensor one; fused BN/SiLU equal their composites', async () => {
-  const { fusedTrainOps } = await import('../src/graph/ops/batchnorm.js');
   const model = smallModel();
   const x = images(4);
   const opt = adamw({ weightDecay: 0.05, decayMask: noDecayNormsAndBiases });
   const a = await TrainStep.create(model, SHAPE, { optimizer: opt, labelSmoothing: 0.1 });
   const b = await TrainStep.create(model, SHAPE, { optimizer: opt, labelSmoothing: 0.1, flatOptimizer: false });
-  fusedTrainOps.batchNorm = false;
-  fusedTrainOps.silu = false;
-  let c: TrainStep;
-  try {
-    c = await TrainStep.create(model, SHAPE, { optimizer: opt, labelSmoothing: 0.1 });
-  } finally {
-    fusedTrainOps.batchNorm = true;
-    fusedTrainOps.silu = true;
-  }
+  const c = await TrainStep.create(model, SHAPE, { optimizer: opt, labelSmoothing: 0.1, lowering: { fusedBatchNorm: false, fusedSilu: false } });
   for (let i = 0; i < 2; i++) {
     const ra = await a.run(x, [4, 6]);
     const rb = await b.run(x, [4, 6]);

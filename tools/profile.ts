@@ -6,7 +6,7 @@
  */
 import '../src/node.js';
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
-import { getEngine } from '../src/runtime/engine.js';
+import { Program } from '../src/runtime/program.js';
 import { createModel } from '../src/models/registry.js';
 import { adamw, TrainStep } from '../src/train/index.js';
 
@@ -27,10 +27,10 @@ if (train) {
   await ts.release();
 } else {
   const m = createModel(name);
-  const s = await getEngine().createSession(m.toOnnx(shape).bytes, { threads: 2, profilePrefix: prefix });
-  for (let i = 0; i < runs; i++) await s.run({ input: x });
-  await s.endProfiling?.();
-  await s.release();
+  const p = await Program.compile({ ...m.programSpec(shape), threads: 2, profilePrefix: prefix });
+  for (let i = 0; i < runs; i++) await p.run({ input: x });
+  await p.endProfiling();
+  await p.release();
 }
 
 const file = '/tmp/' + readdirSync('/tmp').filter((f) => f.startsWith('hvprof')).sort().pop();

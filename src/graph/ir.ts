@@ -4,6 +4,7 @@
  */
 import { HybridVisionError, numel, type HostTensor } from '../tensor.js';
 import type { OpDef } from './op.js';
+import { resolveGraphOptions, type GraphOptions, type GraphOptionsInit } from './options.js';
 
 export type VDType = 'float32' | 'int64' | 'bool';
 
@@ -48,8 +49,23 @@ export class Graph {
   readonly buffers = new Set<string>();
   readonly consts = new Map<number, HostTensor>();
   private scopeStack: string[] = [];
+  /** How this graph is built (mode, lowering choices, dropout), fixed at creation. */
+  readonly options: GraphOptions;
+  private seededSites = 0;
+
+  constructor(options: GraphOptionsInit = {}) {
+    this.options = resolveGraphOptions(options);
+  }
+
   /** Whether ops run in training mode (BatchNorm batch statistics, dropout). */
-  training = false;
+  get training(): boolean {
+    return this.options.mode === 'train';
+  }
+
+  /** 1, 2, 3, … for the seeded random sites of this graph in creation order (dropout seeds derive from it). */
+  nextSeededSite(): number {
+    return ++this.seededSites;
+  }
   /** Extra outputs produced as side effects of the forward pass (e.g. BN running stats in training). */
   readonly stateUpdates = new Map<string, Value>();
 
@@ -125,6 +141,17 @@ export class Graph {
       return f();
     } finally {
       this.scopeStack.pop();
+    }
+  }
+
+  /** Runs f with the scope set to an absolute module path (restored afterwards). */
+  atScope<T>(path: string, f: () => T): T {
+    const saved = this.scopeStack;
+    this.scopeStack = path ? [path] : [];
+    try {
+      return f();
+    } finally {
+      this.scopeStack = saved;
     }
   }
 

@@ -1,42 +1,32 @@
-/** Seeded initialisation from key names and shapes, following the official inits. */
+/** Seeded initialisation of declared tensors: each module's constructor names the rule (nn/module.ts InitRule). */
 import { numel, type HostTensor } from '../tensor.js';
+import type { StateEntry } from '../nn/module.js';
+import { normalSampler, rng } from '../random.js';
 
-/** mulberry32: a small deterministic PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function normalSampler(rand: () => number): () => number {
-  return () => {
-    const u = Math.max(rand(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-  };
-}
-
-/** BN/LN: ones and zeros; convs: kaiming normal (fan_out); linears: truncated N(0, 0.02) (CVNets) or N(0, 0.01) (Mobile-Former); tokens: N(0, 1). */
-export function initTensor(key: string, shape: number[], dtype: string, normal: () => number, linear: { std: number; truncate: boolean } = { std: 0.02, truncate: true }): HostTensor {
-  if (dtype === 'int64') return { dtype: 'int64', shape, data: new BigInt64Array(numel(shape)) };
-  const n = numel(shape);
-  const data = new Float32Array(n);
-  const leaf = key.slice(key.lastIndexOf('.') + 1);
-  if (leaf === 'running_var' || (leaf === 'weight' && shape.length === 1)) data.fill(1);
-  else if (leaf === 'weight' && shape.length >= 2) {
-    let std: number;
-    if (key === 'tokens.weight') std = 1;
-    else if (shape.length === 4) std = Math.sqrt(2 / (shape[0] * shape[2] * shape[3]));
-    else std = linear.std;
-    for (let i = 0; i < n; i++) {
-      let z = normal();
-      if (linear.truncate && shape.length === 2 && key !== 'tokens.weight') while (Math.abs(z) > 2) z = normal();
-      data[i] = z * std;
+/**
+ * Fresh tensors for `entries`, drawn in order from one normal stream seeded by `seed` (only normal
+ * rules draw, so the stream depends on the declared order alone).
+ */
+export function initState(entries: readonly StateEntry[], seed: number): Map<string, HostTensor> {
+  const draw = normalSampler(rng(seed));
+  const out = new Map<string, HostTensor>();
+  for (const e of entries) {
+    const n = numel(e.shape);
+    if (e.dtype === 'int64') {
+      out.set(e.key, { dtype: 'int64', shape: [...e.shape], data: new BigInt64Array(n) });
+      continue;
     }
+    const data = new Float32Array(n);
+    const r = e.init;
+    if (r.kind === 'ones') data.fill(1);
+    else if (r.kind === 'normal') {
+      for (let i = 0; i < n; i++) {
+        let z = draw();
+        if (r.truncate !== undefined) while (Math.abs(z) > r.truncate) z = draw();
+        data[i] = z * r.std;
+      }
+    }
+    out.set(e.key, { dtype: 'float32', shape: [...e.shape], data });
   }
-  return { dtype: 'float32', shape, data };
+  return out;
 }

@@ -22,7 +22,7 @@
  * a plain 2-D Gemm; upstream keeps [T, B, D], and the `*_tokens` feature outputs are transposed to that.
  */
 import { dropout } from '../graph/ops/dropout.js';
-import type { Graph, Value } from '../graph/ir.js';
+import type { Value } from '../graph/ir.js';
 import { add, div, exp, hardSigmoid, maximum, mul, relu, sub } from '../graph/ops/elementwise.js';
 import { matmul } from '../graph/ops/matmul.js';
 import { reduceMean, reduceSum } from '../graph/ops/reduce.js';
@@ -30,9 +30,9 @@ import { concat, expand, reshape, slice, transpose } from '../graph/ops/shape.js
 import { softmax } from '../graph/ops/softmax.js';
 import { channelShuffle, gelu, hardSwish, relu6 } from '../nn/functional.js';
 import { BatchNorm, Conv2d, LayerNorm, Linear } from '../nn/layers.js';
-import { Module } from '../nn/module.js';
+import { Module, normal } from '../nn/module.js';
 import { makeDivisible } from './cvnets_layers.js';
-import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
+import type { ModelSpec, Network, NetworkOutput, PretrainedCfg, VariantInfo } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Variants (data)
@@ -199,23 +199,29 @@ export const MOBILE_FORMER_CFGS: Record<string, MobileFormerConfig> = {
   },
 };
 
-/** Paper / README figures per size: params (M), MAdds (M), ImageNet top-1, Google Drive file id. */
-const MF_PRETRAINED: Record<string, [number, number, number, string]> = {
-  '26m': [3.2, 26, 64.0, '15uWYzx2VWWUjacZQHB56vOHzKxQDlp5O'],
-  '52m': [3.5, 52, 68.7, '1ekq_FPl57gjIlYX16Ll0nBuEyB0pjgGt'],
-  '96m': [4.6, 96, 72.8, '1kMbRceswujtliCHKr-nxMFsrkvBrEfrW'],
-  '151m': [7.6, 151, 75.2, '1w4QO-zhJ8QI1zGu7iOZ7lXxYJ5G1VXdF'],
-  '214m': [9.4, 214, 76.7, '13MOjdIMMBJgqyq_ld-grRhBBHOFU5Ggd'],
-  '294m': [11.4, 294, 77.9, '1JBSM7NJ60fN9TgT5sMnbhmbZwrzcBd0r'],
-  '508m': [14.0, 508, 79.3, '1bqLIcpbCaxK-Eb4wcxk0iJpFJ1nXfGuF'],
+/** Paper / README figures per size and the Google Drive id of the official weights. */
+const RELEASES: Record<string, { params: number; madds: number; top1: number; drive: string }> = {
+  '26m': { params: 3.2, madds: 26, top1: 64.0, drive: '15uWYzx2VWWUjacZQHB56vOHzKxQDlp5O' },
+  '52m': { params: 3.5, madds: 52, top1: 68.7, drive: '1ekq_FPl57gjIlYX16Ll0nBuEyB0pjgGt' },
+  '96m': { params: 4.6, madds: 96, top1: 72.8, drive: '1kMbRceswujtliCHKr-nxMFsrkvBrEfrW' },
+  '151m': { params: 7.6, madds: 151, top1: 75.2, drive: '1w4QO-zhJ8QI1zGu7iOZ7lXxYJ5G1VXdF' },
+  '214m': { params: 9.4, madds: 214, top1: 76.7, drive: '13MOjdIMMBJgqyq_ld-grRhBBHOFU5Ggd' },
+  '294m': { params: 11.4, madds: 294, top1: 77.9, drive: '1JBSM7NJ60fN9TgT5sMnbhmbZwrzcBd0r' },
+  '508m': { params: 14.0, madds: 508, top1: 79.3, drive: '1bqLIcpbCaxK-Eb4wcxk0iJpFJ1nXfGuF' },
 };
+
+/** A size's published facts in the shape every family's spec table has. */
+function releaseInfo(size: string): VariantInfo {
+  const { params, madds, top1, drive } = RELEASES[size];
+  return { description: `Mobile-Former-${size.toUpperCase()}`, paper: { params, madds, top1 }, url: `https://drive.google.com/file/d/${drive}`, fileName: `mobile-former-${size}.pth.tar` };
+}
 
 /**
  * timm `_cfg` of the official repo (224, crop 0.875, bilinear, ImageNet mean/std, RGB) plus the paper's
  * figures, for a size such as '26m'.
  */
 export function mobileFormerPretrainedCfg(size: string): PretrainedCfg {
-  const [params, madds, top1, drive] = MF_PRETRAINED[size];
+  const info = releaseInfo(size);
   return {
     inputSize: [224, 224],
     cropPct: 0.875,
@@ -224,9 +230,9 @@ export function mobileFormerPretrainedCfg(size: string): PretrainedCfg {
     std: [0.229, 0.224, 0.225],
     channelOrder: 'RGB',
     numClasses: 1000,
-    url: `https://drive.google.com/file/d/${drive}`,
-    fileName: `mobile-former-${size}.pth.tar`,
-    paper: { params, madds, top1, resolution: 224 },
+    url: info.url,
+    fileName: info.fileName,
+    paper: { ...info.paper, resolution: 224 },
   };
 }
 
@@ -234,64 +240,26 @@ export function mobileFormerPretrainedCfg(size: string): PretrainedCfg {
 // Blocks (code)
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * A module that records its children in registration order, so the whole state dict can be declared
- * up front in torch's order (see declareState).
- */
-abstract class Container extends Module {
-  readonly children: Module[] = [];
-  protected override add<M extends Module>(name: string | number, m: M): M {
-    this.children.push(m);
-    return super.add(name, m);
-  }
-}
+/** Mobile-Former's Linear init (`nn.init.normal_(std=0.01)`, no truncation). */
+const mfLinear = (fin: number, fout: number) => new Linear(fin, fout, { init: normal(0.01) });
 
-/** `nn.Embedding(T, D)` read as a whole: the learnt global tokens, repeated over the batch → [B·T, D]. */
+/** `nn.Embedding(T, D)` read as a whole: the learnt global tokens, repeated over the batch → [B·T, D]. N(0, 1), no decay. */
 class Tokens extends Module {
   constructor(
     readonly t: number,
     readonly d: number,
   ) {
     super();
+    this.declareParam('weight', [t, d], normal(1), { decay: false });
   }
   forward(x: Value): Value {
-    const w = this.param(x.graph, 'weight', [this.t, this.d]);
+    const w = this.bind(x.graph, 'weight');
     return reshape(expand(reshape(w, [1, this.t, this.d]), [x.shape[0], this.t, this.d]), [x.shape[0] * this.t, this.d]);
   }
 }
 
-/**
- * Declares every parameter and buffer of the tree, in registration order, so the graph's key order
- * (stateDict(), trainable()) is torch's state_dict() order; forward then finds them by name.
- */
-function declareState(g: Graph, m: Module, path: string): void {
-  const key = (leaf: string) => (path ? `${path}.${leaf}` : leaf);
-  if (m instanceof Container) {
-    for (const c of m.children) declareState(g, c, key(c.localName));
-  } else if (m instanceof Conv2d) {
-    g.param(key('weight'), [m.cout, m.cin / (m.opts.groups ?? 1), m.k, m.k]);
-    if (m.opts.bias) g.param(key('bias'), [m.cout]);
-  } else if (m instanceof BatchNorm) {
-    g.param(key('weight'), [m.c]);
-    g.param(key('bias'), [m.c]);
-    g.buffer(key('running_mean'), [m.c]);
-    g.buffer(key('running_var'), [m.c]);
-    g.buffer(key('num_batches_tracked'), [], 'int64');
-  } else if (m instanceof Linear) {
-    g.param(key('weight'), [m.fout, m.fin]);
-    if (m.bias) g.param(key('bias'), [m.fout]);
-  } else if (m instanceof LayerNorm) {
-    g.param(key('weight'), [m.d]);
-    g.param(key('bias'), [m.d]);
-  } else if (m instanceof Tokens) {
-    g.param(key('weight'), [m.t, m.d]);
-  } else {
-    throw new Error(`declareState: unknown module ${m.constructor.name} at ${path}`);
-  }
-}
-
 /** `nn.Sequential(Conv2d (no bias), BatchNorm2d, ...)`, keys `<conv>.weight`, `<bn>.*` (indices 0/1 unless given). */
-class ConvBN extends Container {
+class ConvBN extends Module {
   conv: Conv2d;
   bn: BatchNorm;
   constructor(cin: number, cout: number, k: number, opts: { stride?: number; groups?: number } = {}, idx: [number, number] = [0, 1]) {
@@ -315,7 +283,7 @@ function token0(z: Value, t: number): Value {
  * h_sigmoid(Linear(ReLU(Linear(t0)))) → 2C values a = [a1 | a2]. Returns the two slopes [B, C, 1, 1]
  * a1' = (a1 - 0.5)·2 + 1 ∈ [0, 2] and a2' = (a2 - 0.5)·2 ∈ [-1, 1], computed as upstream does.
  */
-class HyperFunc extends Container {
+class HyperFunc extends Module {
   fc1: Linear;
   fc2: Linear;
   constructor(
@@ -323,8 +291,8 @@ class HyperFunc extends Container {
     readonly c: number,
   ) {
     super();
-    this.fc1 = this.add('hyper.0', new Linear(d, d / COMMON.hyperReduction));
-    this.fc2 = this.add('hyper.2', new Linear(d / COMMON.hyperReduction, 2 * c));
+    this.fc1 = this.add('hyper.0', mfLinear(d, d / COMMON.hyperReduction));
+    this.fc2 = this.add('hyper.2', mfLinear(d / COMMON.hyperReduction, 2 * c));
   }
   forward(t0: Value): [Value, Value] {
     const b = t0.shape[0];
@@ -345,7 +313,7 @@ const dyRelu = (x: Value, [a1, a2]: [Value, Value]): Value => maximum(mul(x, a1)
  * q = `q`(tokens). The result is scaled channel-wise by 2·h_sigmoid(`alpha.0`(tokens)), projected to D
  * by `proj`, and added to the tokens under a post-LayerNorm.
  */
-class MobileToFormer extends Container {
+class MobileToFormer extends Module {
   alpha: Linear;
   q: Linear;
   proj: Linear;
@@ -355,9 +323,9 @@ class MobileToFormer extends Container {
     d: number,
   ) {
     super();
-    this.alpha = this.add('alpha.0', new Linear(d, c));
-    this.q = this.add('q', new Linear(d, c));
-    this.proj = this.add('proj', new Linear(c, d));
+    this.alpha = this.add('alpha.0', mfLinear(d, c));
+    this.q = this.add('q', mfLinear(d, c));
+    this.proj = this.add('proj', mfLinear(c, d));
     this.norm = this.add('layer_norm', new LayerNorm(d));
   }
   forward(x: Value, z: Value): Value {
@@ -380,7 +348,7 @@ class MobileToFormer extends Container {
  * tokens where only q is projected (k = v = tokens), output `channel_mlp`, LayerNorm; then the
  * D→2D→D GELU FFN with its own LayerNorm.
  */
-class Former extends Container {
+class Former extends Module {
   ffn1: Linear;
   ffn2: Linear;
   ffnNorm: LayerNorm;
@@ -392,11 +360,11 @@ class Former extends Container {
     readonly d: number,
   ) {
     super();
-    this.ffn1 = this.add('ffn.0', new Linear(d, d * COMMON.ffnExp));
-    this.ffn2 = this.add('ffn.2', new Linear(d * COMMON.ffnExp, d));
+    this.ffn1 = this.add('ffn.0', mfLinear(d, d * COMMON.ffnExp));
+    this.ffn2 = this.add('ffn.2', mfLinear(d * COMMON.ffnExp, d));
     this.ffnNorm = this.add('ffn_norm', new LayerNorm(d));
-    this.q = this.add('q', new Linear(d, d));
-    this.out = this.add('channel_mlp', new Linear(d, d));
+    this.q = this.add('q', mfLinear(d, d));
+    this.out = this.add('channel_mlp', mfLinear(d, d));
     this.norm = this.add('layer_norm', new LayerNorm(d));
   }
   forward(z: Value): Value {
@@ -434,7 +402,7 @@ function softmaxOverTokens(s: Value): Value {
  * Computed channel-major, [B, heads, T, HW], so the feature map is never transposed: the scores are
  * kᵀ·y, the softmax runs over the token axis, and the output vᵀ·attn is already NCHW.
  */
-class FormerToMobile extends Container {
+class FormerToMobile extends Module {
   k: Linear;
   v: Linear;
   constructor(
@@ -442,8 +410,8 @@ class FormerToMobile extends Container {
     d: number,
   ) {
     super();
-    this.k = this.add('k', new Linear(d, c));
-    this.v = this.add('proj', new Linear(d, c));
+    this.k = this.add('k', mfLinear(d, c));
+    this.v = this.add('proj', mfLinear(d, c));
   }
   forward(y: Value, z: Value): Value {
     const [b, c, h, w] = y.shape;
@@ -469,7 +437,7 @@ interface BlockArgs {
 }
 
 /** A Mobile-Former block: (features [B,C,H,W], tokens [B,T,D]) → (features, tokens). */
-abstract class MFBlock extends Container {
+abstract class MFBlock extends Module {
   abstract override forward(x: Value, z: Value): [Value, Value];
 }
 
@@ -590,7 +558,7 @@ class DnaBlock3 extends MFBlock {
  * `fc.0` Linear + `fc.1` BatchNorm1d + h_swish (the pre-logits); dropout (train steps with dropout on) and
  * `classifier.1` Linear.
  */
-class MergeClassifier extends Container {
+class MergeClassifier extends Module {
   conv: ConvBN;
   fc: Linear;
   fcNorm: BatchNorm;
@@ -607,9 +575,9 @@ class MergeClassifier extends Container {
     super();
     const hid = cin * COMMON.lastExp;
     this.conv = this.add('conv', new ConvBN(cin, hid, 1, { groups }, [1, 2]));
-    this.fc = this.add('fc.0', new Linear(hid + tokenDim, numFeatures));
+    this.fc = this.add('fc.0', mfLinear(hid + tokenDim, numFeatures));
     this.fcNorm = this.add('fc.1', new BatchNorm(numFeatures));
-    this.head = this.add('classifier.1', new Linear(numFeatures, numClasses));
+    this.head = this.add('classifier.1', mfLinear(numFeatures, numClasses));
   }
   forward(x: Value, z: Value): { logits: Value; preLogits: Value } {
     const y = relu6(this.conv.call(channelShuffle(x, this.groups)));
@@ -619,26 +587,16 @@ class MergeClassifier extends Container {
   }
 }
 
-/** `features`, the nn.Sequential of the blocks: only a naming level (`features.I`); MobileFormer runs the blocks. */
-class BlockList extends Container {
-  push<M extends Module>(m: M): M {
-    return this.add(this.children.length, m);
-  }
-  forward(): never {
-    throw new Error('features is run block by block');
-  }
-}
-
 /** [B·T, D] → upstream's token-major [T, B, D] (feature outputs only). */
 const tokenMajor = (z: Value, t: number): Value => transpose(reshape(z, [z.shape[0] / t, t, z.shape[1]]), [1, 0, 2]);
 
-export class MobileFormer extends Container implements Network {
+export class MobileFormer extends Module implements Network {
   tokens: Tokens;
   stem: ConvBN;
   blocks: MFBlock[];
   l2g: MobileToFormer;
   classifier: MergeClassifier;
-  /** For each block, the stage K (1..4: output stride 4..32) it ends, or 0 when it does not end one. */
+  /** For each block, the stage K (1, 2, … in order of resolution) it ends, or 0 when it does not end one. */
   readonly stageEnd: number[];
 
   constructor(
@@ -648,7 +606,6 @@ export class MobileFormer extends Container implements Network {
     super();
     this.tokens = this.add('tokens', new Tokens(cfg.tokens, cfg.tokenDim));
     this.stem = this.add('stem', new ConvBN(3, cfg.stem, 3, { stride: 2 }));
-    const features = this.add('features', new BlockList());
     this.blocks = [];
     const strides: number[] = [];
     let cin = cfg.stem;
@@ -658,39 +615,37 @@ export class MobileFormer extends Container implements Network {
       for (let r = 0; r < n; r++) {
         const a: BlockArgs = { cin, cout, stride: r === 0 ? s : 1, e1, e2, groups: cfg.groups, tokens: cfg.tokens, tokenDim: cfg.tokenDim };
         const block = e1 === 1 || e2 === 0 ? new BneckLite(a) : kind === 'DnaBlock3' ? new DnaBlock3(a) : new DnaBlock(a);
-        this.blocks.push(features.push(block));
+        this.blocks.push(this.add(`features.${this.blocks.length}`, block));
         outStride *= a.stride;
         strides.push(outStride);
         cin = cout;
       }
     }
-    // out_stageK: the last block at output stride 2^(K+1), i.e. 1/4 … 1/32 (blocks still at the stem's 1/2 end no stage).
-    this.stageEnd = strides.map((st, i) => (st >= 4 && strides[i + 1] !== st ? Math.log2(st) - 1 : 0));
+    // out_stageK: the last block of the K-th resolution the blocks run at (golden README: for 26m/52m
+    // stage 1 is 1/4; where the first block keeps the stem's 1/2, as in 96m…508m, that is stage 1).
+    let stage = 0;
+    this.stageEnd = strides.map((st, i) => (strides[i + 1] !== st ? ++stage : 0));
     this.l2g = this.add('local_global', new MobileToFormer(cin, cfg.tokenDim));
     this.classifier = this.add('classifier', new MergeClassifier(cin, cfg.groups, cfg.tokens, cfg.tokenDim, cfg.numFeatures, numClasses, cfg.dropout));
   }
 
   /**
    * features: out_stage0 (stem); out_blockI and out_blockI_tokens after every block; out_stageK /
-   * out_stageK_tokens for the last block at output stride 2^(K+1), K = 1..4; out_final_tokens after the
+   * out_stageK_tokens for the last block of each resolution, K = 1, 2, …; out_final_tokens after the
    * final Mobile→Former bridge. preLogits: the h_swish(BN(fc.0)) vector [B, numFeatures] that feeds
    * the final Linear `classifier.classifier.1`.
    */
   forward(x: Value): NetworkOutput {
-    const g = x.graph;
-    declareState(g, this, '');
     const features: NetworkOutput['features'] = [];
     let z = this.tokens.call(x);
     let y = relu6(this.stem.call(x));
     features.push({ name: 'out_stage0', value: y });
-    g.withScope('features', () => {
-      this.blocks.forEach((block, i) => {
-        [y, z] = block.call(y, z);
-        const t = tokenMajor(z, this.cfg.tokens);
-        features.push({ name: `out_block${i}`, value: y }, { name: `out_block${i}_tokens`, value: t });
-        const k = this.stageEnd[i];
-        if (k) features.push({ name: `out_stage${k}`, value: y }, { name: `out_stage${k}_tokens`, value: t });
-      });
+    this.blocks.forEach((block, i) => {
+      [y, z] = block.call(y, z);
+      const t = tokenMajor(z, this.cfg.tokens);
+      features.push({ name: `out_block${i}`, value: y }, { name: `out_block${i}_tokens`, value: t });
+      const k = this.stageEnd[i];
+      if (k) features.push({ name: `out_stage${k}`, value: y }, { name: `out_stage${k}_tokens`, value: t });
     });
     z = this.l2g.call(y, z);
     features.push({ name: 'out_final_tokens', value: tokenMajor(z, this.cfg.tokens) });
@@ -705,7 +660,7 @@ export const MOBILE_FORMER_SPECS: ModelSpec[] = Object.entries(MOBILE_FORMER_CFG
   return {
     name,
     family: 'mobile_former',
-    description: `Mobile-Former-${size.toUpperCase()}`,
+    description: releaseInfo(size).description,
     cfg: mobileFormerPretrainedCfg(size),
     build: (numClasses: number) => new MobileFormer(cfg, numClasses),
     headPrefixes: ['classifier.'],

@@ -3,16 +3,16 @@
  * the MobileViTv3 block files. Keys: conv_1, layer_1..5, conv_1x1_exp, classifier.fc.
  */
 import type { Value } from '../graph/ir.js';
-import { add, mul } from '../graph/ops/elementwise.js';
+import { add } from '../graph/ops/elementwise.js';
 import { dropout } from '../graph/ops/dropout.js';
-import { concat, reshape, slice, split, transpose } from '../graph/ops/shape.js';
-import { matmul } from '../graph/ops/matmul.js';
-import { softmax } from '../graph/ops/softmax.js';
-import { linear, resizeBilinear, silu } from '../nn/functional.js';
+import { concat } from '../graph/ops/shape.js';
+import { selfAttention } from '../nn/attention.js';
+import { resizeBilinear, silu } from '../nn/functional.js';
+import { fold, foldThrough1x1, unfold } from '../nn/patches.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { ConvLayer, InvertedResidual, cvnetsForward } from './cvnets_layers.js';
-import type { MapBlock, Network, NetworkOutput } from './types.js';
+import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec } from './cvnets_layers.js';
+import type { ModelSpec, VariantInfo } from './types.js';
 
 export interface MobileViTStage {
   /** stage output channels C, transformer dim d, FFN dim, transformer depth L */
@@ -48,45 +48,22 @@ export const MOBILEVIT_CFGS: Record<string, MobileViTConfig> = {
   mobilevitv3_s_l2: { block: 'v3', mv2Expand: 4, layer1: 32, layer2: 64, stages: [s(128, 144, 288, 2), s(256, 192, 384, 2), s(320, 240, 480, 3)], heads: 4, dropout: 0.1, classifierDropout: 0.1 },
 };
 
-/** Multi-head self-attention with a fused [q | k | v] projection, over tokens [G*N, d] in G groups. */
+/** CVNets MultiHeadAttention: fused [q | k | v] projection `qkv_proj`, attention, `out_proj`. */
 class MultiHeadAttention extends Module {
+  qkv: Linear;
+  out: Linear;
   constructor(
     readonly d: number,
     readonly heads: number,
   ) {
     super();
+    this.qkv = this.add('qkv_proj', new Linear(d, 3 * d));
+    this.out = this.add('out_proj', new Linear(d, d));
   }
+  /** x: tokens [G*N, d], attention within each of the G groups. */
   forward(x: Value, groups: number): Value {
-    const g = x.graph;
-    const d = this.d;
-    const n = x.shape[0] / groups;
-    const h = this.heads;
-    const dh = d / h;
-    const w = g.withScope('qkv_proj', () => [this.param(g, 'weight', [3 * d, d]), this.param(g, 'bias', [3 * d])]);
-    let o: Value;
-    if (g.training) {
-      // Training: one [q | k | v] Gemm and one Transpose to heads. Its gradient is two Gemms and
-      // two Transposes, where the per-head form below needs a Transpose per projection and tiny
-      // batched products (measured: tools/profile.js --train).
-      const qkv = transpose(reshape(linear(x, w[0], w[1]), [groups, n, 3, h, dh]), [2, 0, 3, 1, 4]);
-      const [q, k, v] = split(qkv, [1, 1, 1], 0).map((t) => reshape(t, [groups, h, n, dh]));
-      const attn = softmax(mul(matmul(q, transpose(k, [0, 1, 3, 2])), dh ** -0.5), -1);
-      o = matmul(attn, v);
-    } else {
-      // Inference: per-head projections as one broadcast MatMul: [G, 1, N, d] x [h, d, dh] -> [G, h, N, dh], no transposes.
-      const x4 = reshape(x, [groups, 1, n, d]);
-      const proj = (i: number, scale: number) => {
-        const wi = transpose(reshape(slice(w[0], [i * d], [(i + 1) * d], [0]), [h, dh, d]), [0, 2, 1]);
-        const bi = reshape(slice(w[1], [i * d], [(i + 1) * d], [0]), [h, 1, dh]);
-        return scale === 1 ? add(matmul(x4, wi), bi) : add(matmul(x4, mul(wi, scale)), mul(bi, scale));
-      };
-      const q = proj(0, dh ** -0.5);
-      const k = proj(1, 1);
-      const v = proj(2, 1);
-      o = matmul(softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1), v);
-    }
-    o = reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]);
-    return g.withScope('out_proj', () => linear(o, this.param(g, 'weight', [d, d]), this.param(g, 'bias', [d])));
+    const [w, b] = this.qkv.weights(x.graph);
+    return this.out.call(selfAttention(x, w, b!, groups, this.heads));
   }
 }
 
@@ -104,39 +81,17 @@ class TransformerEncoder extends Module {
     readonly drop: number,
   ) {
     super();
-    this.ln1 = this.add(0, new LayerNorm(d));
-    this.mha = this.add(1, new MultiHeadAttention(d, heads));
-    this.ln2 = this.add(0, new LayerNorm(d));
-    this.fc1 = this.add(1, new Linear(d, ffn));
-    this.fc2 = this.add(4, new Linear(ffn, d));
+    this.ln1 = this.add('pre_norm_mha.0', new LayerNorm(d));
+    this.mha = this.add('pre_norm_mha.1', new MultiHeadAttention(d, heads));
+    this.ln2 = this.add('pre_norm_ffn.0', new LayerNorm(d));
+    this.fc1 = this.add('pre_norm_ffn.1', new Linear(d, ffn));
+    this.fc2 = this.add('pre_norm_ffn.4', new Linear(ffn, d));
   }
   /** x: tokens [G*N, d], attention within each of the G groups. */
   forward(x: Value, groups: number): Value {
-    const g = x.graph;
-    x = add(x, dropout(g.withScope('pre_norm_mha', () => this.mha.call(this.ln1.call(x), groups)), this.drop, 'attention'));
-    return add(x, dropout(g.withScope('pre_norm_ffn', () => this.fc2.call(silu(this.fc1.call(this.ln2.call(x))))), this.drop, 'ffn'));
+    x = add(x, dropout(this.mha.call(this.ln1.call(x), groups), this.drop, 'attention'));
+    return add(x, dropout(this.fc2.call(silu(this.fc1.call(this.ln2.call(x)))), this.drop, 'ffn'));
   }
-}
-
-/**
- * [B, d, H, W] -> tokens [B*4*N, d] in B*4 groups: group p = (h mod 2)*2 + (w mod 2), position n over
- * the (H/2)x(W/2) grid. Tokens stay 2-D through the transformer so every linear is one Gemm.
- */
-export function unfold(x: Value): Value {
-  const [b, d, h, w] = x.shape;
-  const t = transpose(reshape(x, [b, d, h / 2, 2, w / 2, 2]), [0, 3, 5, 2, 4, 1]);
-  return reshape(t, [b * 4 * (h / 2) * (w / 2), d]);
-}
-export function fold(p: Value, b: number, h: number, w: number): Value {
-  const d = p.shape[1];
-  const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 5, 3, 1, 4, 2]);
-  return reshape(t, [b, d, h, w]);
-}
-/** fold() to token layout [B, H·W, d]: pixels back in raster order, channels stay innermost (a cheap copy). */
-export function foldTokens(p: Value, b: number, h: number, w: number): Value {
-  const d = p.shape[1];
-  const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 3, 1, 4, 2, 5]);
-  return reshape(t, [b, h * w, d]);
 }
 
 /** MobileViT block (v1) and MobileViTv3 block (v1-based): local conv, patch transformer, fusion. */
@@ -156,42 +111,31 @@ class MobileViTBlock extends Module {
   ) {
     super();
     const { d, ffn, depth } = stage;
-    this.localConv = this.add('conv_3x3', new ConvLayer(c, c, 3, { groups: kind === 'v3' ? c : 1 }));
-    this.localProj = this.add('conv_1x1', new ConvLayer(c, d, 1, { norm: false, act: false }));
-    this.layers = Array.from({ length: depth }, (_, i) => this.add(i, new TransformerEncoder(d, ffn, heads, drop)));
-    this.finalNorm = this.add(depth, new LayerNorm(d));
+    this.localConv = this.add('local_rep.conv_3x3', new ConvLayer(c, c, 3, { groups: kind === 'v3' ? c : 1 }));
+    this.localProj = this.add('local_rep.conv_1x1', new ConvLayer(c, d, 1, { norm: false, act: false }));
+    this.layers = Array.from({ length: depth }, (_, i) => this.add(`global_rep.${i}`, new TransformerEncoder(d, ffn, heads, drop)));
+    this.finalNorm = this.add(`global_rep.${depth}`, new LayerNorm(d));
     this.proj = this.add('conv_proj', new ConvLayer(d, c, 1));
     this.fusion = kind === 'v3' ? this.add('fusion', new ConvLayer(d + c, c, 1)) : this.add('fusion', new ConvLayer(2 * c, c, 3));
   }
   forward(x: Value): Value {
-    const g = x.graph;
-    const local = g.withScope('local_rep', () => this.localProj.call(this.localConv.call(x)));
+    const local = this.localProj.call(this.localConv.call(x));
     const [b, , h, w] = local.shape;
     const eh = Math.ceil(h / 2) * 2;
     const ew = Math.ceil(w / 2) * 2;
     const resized = eh !== h || ew !== w;
     let p = unfold(resized ? resizeBilinear(local, eh, ew, false) : local);
-    p = g.withScope('global_rep', () => {
-      for (const layer of this.layers) p = layer.call(p, b * 4);
-      return this.finalNorm.call(p);
-    });
-    // Training: the 1x1 projection reads the tokens directly (one matrix product), sparing fold's
-    // Transpose of the channel axis and its gradient's. Inference keeps the Conv, which the engine
-    // merges with the BatchNorm.
-    const fm =
-      g.training && !resized
-        ? this.proj.call(foldTokens(p, b, eh, ew), [h, w])
-        : this.proj.call(resized ? resizeBilinear(fold(p, b, eh, ew), h, w, false) : fold(p, b, eh, ew));
+    for (const layer of this.layers) p = layer.call(p, b * 4);
+    p = this.finalNorm.call(p);
+    const fm = resized
+      ? this.proj.call(resizeBilinear(fold(p, b, eh, ew), h, w, false))
+      : foldThrough1x1(p, b, h, w, (t, hw) => this.proj.call(t, hw));
     if (this.kind === 'v1') return this.fusion.call(concat([x, fm], 1));
     return add(this.fusion.call(concat([local, fm], 1)), x);
   }
 }
 
-export class MobileViT extends Module implements Network {
-  stem: ConvLayer;
-  layers: MapBlock[][];
-  expConv: ConvLayer;
-  fc: Linear;
+export class MobileViT extends CvnetsClassifier {
   readonly expChannels: number;
   constructor(
     readonly cfg: MobileViTConfig,
@@ -200,20 +144,47 @@ export class MobileViT extends Module implements Network {
     super();
     const e = cfg.mv2Expand;
     this.stem = this.add('conv_1', new ConvLayer(3, 16, 3, { stride: 2 }));
-    const l1 = [this.add(0, new InvertedResidual(16, cfg.layer1, 1, e))];
-    const l2 = [0, 1, 2].map((i) => this.add(i, new InvertedResidual(i === 0 ? cfg.layer1 : cfg.layer2, cfg.layer2, i === 0 ? 2 : 1, e)));
+    this.stage([new InvertedResidual(16, cfg.layer1, 1, e)]);
+    this.stage([0, 1, 2].map((i) => new InvertedResidual(i === 0 ? cfg.layer1 : cfg.layer2, cfg.layer2, i === 0 ? 2 : 1, e)));
     let cin = cfg.layer2;
-    const deep = cfg.stages.map((st) => {
-      const blocks = [this.add(0, new InvertedResidual(cin, st.c, 2, e)), this.add(1, new MobileViTBlock(cfg.block, st.c, st, cfg.heads, cfg.dropout))];
+    for (const st of cfg.stages) {
+      this.stage([new InvertedResidual(cin, st.c, 2, e), new MobileViTBlock(cfg.block, st.c, st, cfg.heads, cfg.dropout)]);
       cin = st.c;
-      return blocks;
-    });
-    this.layers = [l1, l2, ...deep];
+    }
     this.expChannels = Math.min(4 * cin, 960);
-    this.expConv = this.add('conv_1x1_exp', new ConvLayer(cin, this.expChannels, 1));
-    this.fc = this.add('fc', new Linear(this.expChannels, numClasses));
-  }
-  forward(x: Value): NetworkOutput {
-    return cvnetsForward(x, this.stem, this.layers, this.expConv, this.fc, this.cfg.classifierDropout);
+    this.exp = this.add('conv_1x1_exp', new ConvLayer(cin, this.expChannels, 1));
+    this.fc = this.add('classifier.fc', new Linear(this.expChannels, numClasses));
+    this.classifierDropout = cfg.classifierDropout;
   }
 }
+
+const mv3 = (description: string, params: number, madds: number, top1: number, dir: string): VariantInfo => ({
+  description,
+  paper: { params, madds, top1 },
+  url: MV3_RELEASE,
+  fileName: `${dir}/checkpoint_ema_best.pt`,
+});
+const v1 = (size: string, params: number, madds: number, top1: number): VariantInfo => ({
+  description: `MobileViT-${size.toUpperCase()} (v1 baseline)`,
+  paper: { params, madds, top1 },
+  url: `${CVNETS_ASSETS}/classification/mobilevit_${size}.pt`,
+  fileName: `mobilevit_${size}.pt`,
+});
+
+/** Published facts per variant, in listing order. */
+const RELEASES: Record<string, VariantInfo> = {
+  mobilevitv3_xxs: mv3('MobileViTv3-XXS', 1.2, 289, 70.98, 'mobilevitv3_XXS_e300_7098'),
+  mobilevitv3_xs: mv3('MobileViTv3-XS', 2.5, 927, 76.7, 'mobilevitv3_XS_e300_7671'),
+  mobilevitv3_s: mv3('MobileViTv3-S', 5.8, 1841, 79.3, 'mobilevitv3_S_e300_7930'),
+  mobilevitv3_xxs_l2: mv3('MobileViTv3-XXS-L2', 1.1, 256, 70.23, 'mobilevitv3_XXS_L2_e300_7023'),
+  mobilevitv3_xs_l2: mv3('MobileViTv3-XS-L2', 2.3, 853, 76.1, 'mobilevitv3_XS_L2_e300_7610'),
+  mobilevitv3_s_l2: mv3('MobileViTv3-S-L2', 5.2, 1651, 79.06, 'mobilevitv3_S_L2_e300_7906'),
+  mobilevit_xxs: v1('xxs', 1.3, 364, 69.0),
+  mobilevit_xs: v1('xs', 2.3, 986, 74.8),
+  mobilevit_s: v1('s', 5.6, 2010, 78.4),
+};
+
+/** The registry entries of MobileViT v1 and the v1-based MobileViTv3. */
+export const MOBILEVIT_SPECS: ModelSpec[] = Object.entries(RELEASES).map(([name, info]) =>
+  cvnetsSpec(name, name.startsWith('mobilevitv3') ? 'mobilevitv3' : 'mobilevit', info, { channelOrder: 'BGR', interpolation: 'bilinear' }, 'classifier.fc.weight', (n) => new MobileViT(MOBILEVIT_CFGS[name], n)),
+);

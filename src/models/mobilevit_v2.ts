@@ -3,18 +3,18 @@
  * MobileViTv3 block files. Widths follow from the width multiplier. Keys: conv_1, layer_1..5,
  * classifier.1.
  */
-import type { Graph, Value } from '../graph/ir.js';
+import type { Value } from '../graph/ir.js';
 import { add, mul, relu } from '../graph/ops/elementwise.js';
 import { reduceSum } from '../graph/ops/reduce.js';
 import { concat, reshape, slice } from '../graph/ops/shape.js';
 import { softmax } from '../graph/ops/softmax.js';
 import { linear, resizeBilinear, silu } from '../nn/functional.js';
 import { layerNorm } from '../graph/ops/norm.js';
-import { fold, unfold } from './mobilevit.js';
-import { Linear } from '../nn/layers.js';
-import { Module } from '../nn/module.js';
-import { ConvLayer, InvertedResidual, cvnetsForward, makeDivisible } from './cvnets_layers.js';
-import type { MapBlock, Network, NetworkOutput } from './types.js';
+import { fold, unfold } from '../nn/patches.js';
+import { Conv2d, Linear } from '../nn/layers.js';
+import { Module, ones, zeros } from '../nn/module.js';
+import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec, makeDivisible } from './cvnets_layers.js';
+import type { ModelSpec, VariantInfo } from './types.js';
 
 export interface MobileViTv2Config {
   block: 'v2' | 'v3';
@@ -55,48 +55,34 @@ export function mobilevitV2Widths(w: number) {
  * [M, in] as one Gemm: the transformer part runs channels-last.
  */
 class Pointwise extends Module {
+  conv: Conv2d;
   constructor(
     readonly cin: number,
     readonly cout: number,
   ) {
     super();
+    this.conv = this.add('block.conv', new Conv2d(cin, cout, 1, { bias: true }));
   }
-  /** The weight as [out, in] and the bias, optionally restricted to output rows [from, to). */
-  weights(g: Graph, from = 0, to = this.cout): [Value, Value] {
-    return g.withScope(this.localName, () =>
-      g.withScope('block', () =>
-        g.withScope('conv', () => {
-          const w = reshape(this.param(g, 'weight', [this.cout, this.cin, 1, 1]), [this.cout, this.cin]);
-          const b = this.param(g, 'bias', [this.cout]);
-          return [slice(w, [from], [to], [0]), slice(b, [from], [to], [0])];
-        }),
-      ),
-    );
-  }
-  forward(x: Value): Value {
-    const [w, b] = this.weights(x.graph);
-    return linear(x, w, b);
-  }
-  /** Bypasses `call`'s scope push: `weights` pushes the name itself. */
-  apply(x: Value, from?: number, to?: number): Value {
-    const [w, b] = this.weights(x.graph, from, to);
-    return linear(x, w, b);
+  /** tokens [M, in] → [M, to − from]: output channels [from, to) only. */
+  forward(x: Value, from = 0, to = this.cout): Value {
+    const [w4, b] = this.conv.weights(x.graph);
+    const w = reshape(w4, [this.cout, this.cin]);
+    return linear(x, slice(w, [from], [to], [0]), slice(b!, [from], [to], [0]));
   }
 }
 
 /** GroupNorm(1, d) over a sample's tokens [B*P*N, d]: statistics over all of P, N and d jointly. */
 class TokenGroupNorm extends Module {
-  constructor(
-    readonly d: number,
-    readonly batch: () => number,
-  ) {
+  constructor(readonly d: number) {
     super();
+    this.declareParam('weight', [d], ones, { decay: false });
+    this.declareParam('bias', [d], zeros, { decay: false });
   }
-  forward(x: Value): Value {
+  /** x: tokens [B*P*N, d] of `b` samples. */
+  forward(x: Value, b: number): Value {
     const g = x.graph;
-    const b = this.batch();
     const y = reshape(layerNorm(reshape(x, [b, -1]), null, null, 1, 1e-5), [...x.shape]);
-    return add(mul(y, this.param(g, 'weight', [this.d])), this.param(g, 'bias', [this.d]));
+    return add(mul(y, this.bind(g, 'weight')), this.bind(g, 'bias'));
   }
 }
 
@@ -113,11 +99,11 @@ class LinearSelfAttention extends Module {
   forward(x: Value, b: number): Value {
     const d = this.d;
     const n = x.shape[0] / (b * 4);
-    const scores = softmax(reshape(this.qkv.apply(x, 0, 1), [b, 4, n, 1]), 2);
-    const k = reshape(this.qkv.apply(x, 1, 1 + d), [b, 4, n, d]);
-    const v = reshape(this.qkv.apply(x, 1 + d, 1 + 2 * d), [b, 4, n, d]);
+    const scores = softmax(reshape(this.qkv.call(x, 0, 1), [b, 4, n, 1]), 2);
+    const k = reshape(this.qkv.call(x, 1, 1 + d), [b, 4, n, d]);
+    const v = reshape(this.qkv.call(x, 1 + d, 1 + 2 * d), [b, 4, n, d]);
     const ctx = reduceSum(mul(k, scores), [2], true); // [B, P, 1, d]
-    return this.out.apply(reshape(mul(relu(v), ctx), [b * 4 * n, d]));
+    return this.out.call(reshape(mul(relu(v), ctx), [b * 4 * n, d]));
   }
 }
 
@@ -128,20 +114,17 @@ class LinearAttnFFN extends Module {
   n2: TokenGroupNorm;
   fc1: Pointwise;
   fc2: Pointwise;
-  private b = 1;
   constructor(d: number, ffn: number) {
     super();
-    this.n1 = this.add(0, new TokenGroupNorm(d, () => this.b));
-    this.attn = this.add(1, new LinearSelfAttention(d));
-    this.n2 = this.add(0, new TokenGroupNorm(d, () => this.b));
-    this.fc1 = this.add(1, new Pointwise(d, ffn));
-    this.fc2 = this.add(3, new Pointwise(ffn, d));
+    this.n1 = this.add('pre_norm_attn.0', new TokenGroupNorm(d));
+    this.attn = this.add('pre_norm_attn.1', new LinearSelfAttention(d));
+    this.n2 = this.add('pre_norm_ffn.0', new TokenGroupNorm(d));
+    this.fc1 = this.add('pre_norm_ffn.1', new Pointwise(d, ffn));
+    this.fc2 = this.add('pre_norm_ffn.3', new Pointwise(ffn, d));
   }
   forward(x: Value, b: number): Value {
-    const g = x.graph;
-    this.b = b;
-    x = add(x, g.withScope('pre_norm_attn', () => this.attn.call(this.n1.call(x), b)));
-    return add(x, g.withScope('pre_norm_ffn', () => this.fc2.apply(silu(this.fc1.apply(this.n2.call(x))))));
+    x = add(x, this.attn.call(this.n1.call(x, b), b));
+    return add(x, this.fc2.call(silu(this.fc1.call(this.n2.call(x, b)))));
   }
 }
 
@@ -152,42 +135,34 @@ class MobileViTv2Block extends Module {
   layers: LinearAttnFFN[];
   finalNorm: TokenGroupNorm;
   convProj: ConvLayer;
-  private batch = 1;
   constructor(
     readonly kind: 'v2' | 'v3',
     c: number,
     st: { d: number; ffn: number; depth: number },
   ) {
     super();
-    this.dw = this.add(0, new ConvLayer(c, c, 3, { groups: c }));
-    this.proj1x1 = this.add(1, new ConvLayer(c, st.d, 1, { norm: false, act: false }));
-    this.layers = Array.from({ length: st.depth }, (_, i) => this.add(i, new LinearAttnFFN(st.d, st.ffn)));
-    this.finalNorm = this.add(st.depth, new TokenGroupNorm(st.d, () => this.batch));
+    this.dw = this.add('local_rep.0', new ConvLayer(c, c, 3, { groups: c }));
+    this.proj1x1 = this.add('local_rep.1', new ConvLayer(c, st.d, 1, { norm: false, act: false }));
+    this.layers = Array.from({ length: st.depth }, (_, i) => this.add(`global_rep.${i}`, new LinearAttnFFN(st.d, st.ffn)));
+    this.finalNorm = this.add(`global_rep.${st.depth}`, new TokenGroupNorm(st.d));
     this.convProj = this.add('conv_proj', new ConvLayer(kind === 'v3' ? 2 * st.d : st.d, c, 1, { act: false }));
   }
   forward(x: Value): Value {
-    const g = x.graph;
     const [b, , h0, w0] = x.shape;
     const h = Math.ceil(h0 / 2) * 2;
     const w = Math.ceil(w0 / 2) * 2;
     if (h !== h0 || w !== w0) x = resizeBilinear(x, h, w, true);
-    const local = g.withScope('local_rep', () => this.proj1x1.call(this.dw.call(x)));
-    this.batch = b;
+    const local = this.proj1x1.call(this.dw.call(x));
     let p = unfold(local);
-    p = g.withScope('global_rep', () => {
-      for (const l of this.layers) p = l.call(p, b);
-      return this.finalNorm.call(p);
-    });
+    for (const l of this.layers) p = l.call(p, b);
+    p = this.finalNorm.call(p, b);
     const fm = fold(p, b, h, w);
     if (this.kind === 'v2') return this.convProj.call(fm);
     return add(this.convProj.call(concat([fm, local], 1)), x);
   }
 }
 
-export class MobileViTv2 extends Module implements Network {
-  stem: ConvLayer;
-  layers: MapBlock[][];
-  fc: Linear;
+export class MobileViTv2 extends CvnetsClassifier {
   readonly outChannels: number;
   constructor(
     readonly cfg: MobileViTv2Config,
@@ -196,19 +171,46 @@ export class MobileViTv2 extends Module implements Network {
     super();
     const W = mobilevitV2Widths(cfg.width);
     this.stem = this.add('conv_1', new ConvLayer(3, W.stem, 3, { stride: 2 }));
-    const l1 = [this.add(0, new InvertedResidual(W.stem, W.layer1, 1, 2))];
-    const l2 = [0, 1].map((i) => this.add(i, new InvertedResidual(i === 0 ? W.layer1 : W.layer2, W.layer2, i === 0 ? 2 : 1, 2)));
+    this.stage([new InvertedResidual(W.stem, W.layer1, 1, 2)]);
+    this.stage([0, 1].map((i) => new InvertedResidual(i === 0 ? W.layer1 : W.layer2, W.layer2, i === 0 ? 2 : 1, 2)));
     let cin = W.layer2;
-    const deep = W.stages.map((st) => {
-      const blocks: MapBlock[] = [this.add(0, new InvertedResidual(cin, st.c, 2, 2)), this.add(1, new MobileViTv2Block(cfg.block, st.c, st))];
+    for (const st of W.stages) {
+      this.stage([new InvertedResidual(cin, st.c, 2, 2), new MobileViTv2Block(cfg.block, st.c, st)]);
       cin = st.c;
-      return blocks;
-    });
-    this.layers = [l1, l2, ...deep];
+    }
     this.outChannels = cin;
-    this.fc = this.add(1, new Linear(cin, numClasses));
-  }
-  forward(x: Value): NetworkOutput {
-    return cvnetsForward(x, this.stem, this.layers, null, this.fc);
+    this.fc = this.add('classifier.1', new Linear(cin, numClasses));
   }
 }
+
+const mv3 = (width: string, params: number, madds: number, top1: number, dir: string): VariantInfo => ({
+  description: `MobileViTv3-${width}`,
+  paper: { params, madds, top1 },
+  url: MV3_RELEASE,
+  fileName: `${dir}/checkpoint_ema_best.pt`,
+});
+const v2 = (width: string, params: number, madds: number, top1: number): VariantInfo => ({
+  description: `MobileViTv2-${width} (baseline)`,
+  paper: { params, madds, top1 },
+  url: `${CVNETS_ASSETS}-v2/classification/mobilevitv2/imagenet1k/256x256/mobilevitv2-${width}.pt`,
+  fileName: `mobilevitv2-${width}.pt`,
+});
+
+/** Published facts per variant, in listing order (MAdds/top-1 0: not published). */
+const RELEASES: Record<string, VariantInfo> = {
+  'mobilevitv3_0.5': mv3('0.5', 1.4, 481, 72.33, 'mobilevitv3_0_5_0'),
+  'mobilevitv3_0.75': mv3('0.75', 3.0, 1064, 76.55, 'mobilevitv3_0_7_5'),
+  'mobilevitv3_1.0': mv3('1.0', 5.1, 1876, 78.64, 'mobilevitv3_1_0_0'),
+  'mobilevitv2_0.5': v2('0.5', 1.4, 465, 70.18),
+  'mobilevitv2_0.75': v2('0.75', 2.9, 1028, 75.56),
+  'mobilevitv2_1.0': v2('1.0', 4.9, 1812, 78.09),
+  'mobilevitv2_1.25': v2('1.25', 7.5, 0, 0),
+  'mobilevitv2_1.5': v2('1.5', 10.6, 0, 0),
+  'mobilevitv2_1.75': v2('1.75', 14.3, 0, 0),
+  'mobilevitv2_2.0': v2('2.0', 18.4, 0, 0),
+};
+
+/** The registry entries of MobileViTv2 and the v2-based MobileViTv3. */
+export const MOBILEVIT_V2_SPECS: ModelSpec[] = Object.entries(RELEASES).map(([name, info]) =>
+  cvnetsSpec(name, name.startsWith('mobilevitv3') ? 'mobilevitv3' : 'mobilevitv2', info, { channelOrder: 'RGB', interpolation: 'bicubic' }, 'classifier.1.weight', (n) => new MobileViTv2(MOBILEVIT_V2_CFGS[name], n)),
+);

@@ -1,11 +1,13 @@
 /** A model instance: architecture + weights, compiled to ONNX per input shape and run by the engine. */
 import { Graph, type Value } from '../graph/ir.js';
+import type { GraphOptionsInit } from '../graph/options.js';
 import { lowerToOnnx } from '../onnx/lower.js';
-import { getEngine, type Session } from '../runtime/engine.js';
+import { Program, type ProgramSpec } from '../runtime/program.js';
 import { HybridVisionError, numel, shapeStr, type HostTensor } from '../tensor.js';
 import { checkStateDict } from '../io/state_dict.js';
 import { f16ToF32 } from '../io/safetensors.js';
-import { initTensor, normalSampler, rng } from './init.js';
+import { initState } from './init.js';
+import type { StateEntry } from '../nn/module.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
 
 export interface Built {
@@ -31,8 +33,10 @@ export interface CreateOptions {
 
 export class HybridModel {
   readonly weights = new Map<string, HostTensor>();
-  private sessions = new Map<string, Promise<Session>>();
-  private shapes: Map<string, { shape: number[]; dtype: string }> | null = null;
+  private sessions = new Map<string, Promise<Program>>();
+  /** The module tree: its declarations are the state dict (keys, shapes, init, decay, buffers). */
+  net: Network;
+  private entries: StateEntry[];
   numClasses: number;
   threads: number;
   labels: string[] | null;
@@ -52,6 +56,8 @@ export class HybridModel {
     if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new HybridVisionError(`numClasses must be a positive integer, got ${opts.numClasses}`);
     this.threads = opts.threads ?? 2;
     this.cfg = { ...spec.cfg, ...opts.cfg };
+    this.net = spec.build(this.numClasses);
+    this.entries = this.net.stateEntries();
     this.initWeights(opts.seed ?? 0);
     if (opts.weights) this.loadStateDict(opts.weights);
   }
@@ -60,45 +66,44 @@ export class HybridModel {
     return this.spec.name;
   }
 
-  /** Builds the graph for one input shape [N, 3, H, W]. */
-  build(inputShape: number[], opts: { training?: boolean } = {}): Built {
+  /**
+   * Builds the graph for one input shape [N, 3, H, W] with the given graph options (mode, lowering
+   * choices, dropout); `training: true` is shorthand for mode 'train'.
+   */
+  build(inputShape: number[], opts: GraphOptionsInit & { training?: boolean } = {}): Built {
     if (inputShape.length !== 4 || inputShape[1] !== 3) {
       throw new HybridVisionError(`${this.name} expects input [N, 3, H, W], got ${shapeStr(inputShape)}`);
     }
     if (inputShape.some((d) => !Number.isInteger(d) || d < 1)) throw new HybridVisionError(`invalid input shape ${shapeStr(inputShape)}`);
-    const graph = new Graph();
-    graph.training = opts.training ?? false;
+    const { training, ...init } = opts;
+    const graph = new Graph({ ...init, mode: init.mode ?? (training ? 'train' : 'eval') });
     const input = graph.input('input', inputShape);
-    const net = this.spec.build(this.numClasses);
-    const out = net.forward(input);
-    return { graph, input, out, net };
+    const out = this.net.forward(input);
+    return { graph, input, out, net: this.net };
+  }
+
+  /** Every state-dict entry as the modules declare it, in state_dict order. */
+  stateEntries(): readonly StateEntry[] {
+    return this.entries;
   }
 
   /** key -> shape/dtype of every state-dict entry (parameters and buffers). */
   stateShapes(): Map<string, { shape: number[]; dtype: string }> {
-    if (!this.shapes) {
-      const { graph } = this.build([1, 3, 64, 64]);
-      this.shapes = new Map([...graph.params].map(([k, v]) => [k, { shape: [...v.shape], dtype: v.dtype }]));
-    }
-    return this.shapes;
+    return new Map(this.entries.map((e) => [e.key, { shape: [...e.shape], dtype: e.dtype }]));
   }
 
-  /** Number of trainable parameters (state dict minus BN buffers). */
+  /** Number of trainable parameters (state dict minus buffers). */
   numParams(): number {
-    let n = 0;
-    for (const [k, s] of this.stateShapes()) if (!/\.(running_mean|running_var|num_batches_tracked)$/.test(k)) n += numel(s.shape);
-    return n;
+    return this.net.numParams();
   }
 
   private initWeights(seed: number, only?: (key: string) => boolean): void {
-    const normal = normalSampler(rng(seed));
-    const linear = this.spec.family === 'mobile_former' ? { std: 0.01, truncate: false } : { std: 0.02, truncate: true };
-    for (const [k, s] of this.stateShapes()) if (!only || only(k)) this.weights.set(k, initTensor(k, s.shape, s.dtype, normal, linear));
+    for (const [k, t] of initState(only ? this.entries.filter((e) => only(e.key)) : this.entries, seed)) this.weights.set(k, t);
   }
 
   /** Loads a state dict, checking every key and shape; float16 tensors are widened. */
   loadStateDict(sd: Map<string, HostTensor>): void {
-    const expected = new Map([...this.stateShapes()].map(([k, s]) => [k, s.shape]));
+    const expected = new Map(this.entries.map((e) => [e.key, e.shape]));
     checkStateDict(expected, sd);
     for (const [k, t] of sd) {
       if (!expected.has(k)) continue;
@@ -120,33 +125,42 @@ export class HybridModel {
   resetClassifier(numClasses: number, seed = 0, labels?: string[]): void {
     this.numClasses = numClasses;
     this.labels = labels ?? null;
-    this.shapes = null;
+    this.net = this.spec.build(numClasses);
+    this.entries = this.net.stateEntries();
     const isHead = (k: string) => this.spec.headPrefixes.some((p) => k.startsWith(p));
     for (const k of [...this.weights.keys()]) if (isHead(k)) this.weights.delete(k);
     this.initWeights(seed, (k) => isHead(k) || !this.weights.has(k));
     this.invalidate();
   }
 
-  /** The ONNX model for an input shape: weights baked in as initializers. */
-  toOnnx(inputShape: number[], opts: { features?: boolean } = {}): { bytes: Uint8Array; outputs: string[] } {
+  /** The inference program for an input shape: logits (and the feature maps), weights baked in as initializers. */
+  programSpec(inputShape: number[], opts: { features?: boolean } = {}): ProgramSpec {
     const b = this.build(inputShape);
     const outputs = [{ name: 'logits', value: b.out.logits }];
     if (opts.features) for (const f of b.out.features) outputs.push({ name: f.name, value: f.value });
-    const m = lowerToOnnx(b.graph, {
+    return {
+      graph: b.graph,
       outputs,
       params: 'initializer',
       weights: this.weights,
       metadata: { model: this.name, num_classes: String(this.numClasses) },
-    });
+      threads: this.threads,
+    };
+  }
+
+  /** The ONNX model for an input shape: weights baked in as initializers. */
+  toOnnx(inputShape: number[], opts: { features?: boolean } = {}): { bytes: Uint8Array; outputs: string[] } {
+    const spec = this.programSpec(inputShape, opts);
+    const m = lowerToOnnx(spec.graph, spec);
     return { bytes: m.bytes, outputs: m.outputs };
   }
 
-  private session(inputShape: number[], features: boolean): Promise<Session> {
-    const key = `${inputShape.join('x')}${features ? ':f' : ''}`;
+  /** The compiled inference program for an input shape (cached until the weights change). */
+  program(inputShape: number[], opts: { features?: boolean } = {}): Promise<Program> {
+    const key = `${inputShape.join('x')}${opts.features ? ':f' : ''}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const { bytes } = this.toOnnx(inputShape, { features });
-      s = getEngine().createSession(bytes, { threads: this.threads });
+      s = Program.compile(this.programSpec(inputShape, opts));
       this.sessions.set(key, s);
     }
     return s;
@@ -161,14 +175,14 @@ export class HybridModel {
   /** Logits [N, numClasses]. */
   async forward(x: HostTensor): Promise<HostTensor> {
     this.checkInput(x);
-    const s = await this.session(x.shape, false);
+    const s = await this.program(x.shape);
     return (await s.run({ input: x }))['logits'];
   }
 
   /** Logits plus every stage's feature map (NCHW). */
   async forwardFeatures(x: HostTensor): Promise<Record<string, HostTensor>> {
     this.checkInput(x);
-    const s = await this.session(x.shape, true);
+    const s = await this.program(x.shape, { features: true });
     return s.run({ input: x });
   }
 

@@ -17,8 +17,6 @@ export interface ModelSummary {
   madds: number;
 }
 
-const BUFFER = /\.(running_mean|running_var|num_batches_tracked)$/;
-
 /** Stage of a parameter key or node scope: the first path component; for `features.I` the block. */
 function stageOf(path: string): string {
   const parts = path.split('.');
@@ -33,7 +31,7 @@ export function summarize(model: HybridModel, height: number, width: number): Mo
     if (!r) rows.set(s, (r = { stage: s, outputShape: null, params: 0, madds: 0 }));
     return r;
   };
-  for (const [k, v] of graph.params) if (!BUFFER.test(k)) row(stageOf(k)).params += numel(v.shape);
+  for (const e of model.stateEntries()) if (!e.buffer) row(stageOf(e.key)).params += numel(e.shape);
   for (const n of graph.nodes) {
     if (!n.op.madds || n.inputs.some((v) => v.kind === 'const')) continue;
     row(stageOf(n.scope || 'other')).madds += n.op.madds(n);

@@ -19,6 +19,16 @@ export interface PretrainedCfg extends PreprocessConfig {
   pad?: number;
 }
 
+/** One variant's published facts (every family's spec table has this shape). */
+export interface VariantInfo {
+  description: string;
+  /** Paper / README figures: params (M), MAdds (M, at the family's paper resolution), ImageNet top-1. */
+  paper: { params: number; madds: number; top1: number };
+  /** Where the official ImageNet weights are published, and their file name. */
+  url?: string;
+  fileName?: string;
+}
+
 export interface NetworkOutput {
   logits: Value;
   /** Per-stage feature maps, in order (names as in the golden intermediates where they exist). */

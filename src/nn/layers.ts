@@ -1,5 +1,5 @@
-/** Basic layers with PyTorch parameter names. */
-import type { Value } from '../graph/ir.js';
+/** Basic layers with PyTorch parameter names, each declaring its tensors (shape, init, decay) up front. */
+import type { Graph, Value } from '../graph/ir.js';
 import { HybridVisionError } from '../tensor.js';
 import { conv2d } from '../graph/ops/conv.js';
 import { add } from '../graph/ops/elementwise.js';
@@ -7,7 +7,7 @@ import { matmul } from '../graph/ops/matmul.js';
 import { reshape, transpose } from '../graph/ops/shape.js';
 import { batchNormEval, layerNorm } from '../graph/ops/norm.js';
 import { batchNormTrain, linear } from './functional.js';
-import { Module } from './module.js';
+import { Module, normal, ones, zeros, type InitRule } from './module.js';
 
 export class Conv2d extends Module {
   constructor(
@@ -17,6 +17,13 @@ export class Conv2d extends Module {
     readonly opts: { stride?: number; groups?: number; bias?: boolean; padding?: number } = {},
   ) {
     super();
+    // kaiming normal, fan_out (torch: out_channels·k·k whatever the groups), as CVNets and Mobile-Former init
+    this.declareParam('weight', [cout, cin / (opts.groups ?? 1), k, k], normal(Math.sqrt(2 / (cout * k * k))));
+    if (opts.bias) this.declareParam('bias', [cout], zeros, { decay: false });
+  }
+  /** The weight [out, in/groups, k, k] and bias (or null) bound into g. */
+  weights(g: Graph): [Value, Value | null] {
+    return [this.bind(g, 'weight'), this.opts.bias ? this.bind(g, 'bias') : null];
   }
   /**
    * x: [N, C, H, W]; or, with `tokensHW` = [H, W], tokens [N, H·W, C] (a 1x1 conv only), read by one
@@ -27,8 +34,7 @@ export class Conv2d extends Module {
     const groups = this.opts.groups ?? 1;
     const s = this.opts.stride ?? 1;
     const p = this.opts.padding ?? (this.k - 1) >> 1;
-    const w = this.param(g, 'weight', [this.cout, this.cin / groups, this.k, this.k]);
-    const b = this.opts.bias ? this.param(g, 'bias', [this.cout]) : null;
+    const [w, b] = this.weights(g);
     if (tokensHW) {
       if (this.k !== 1 || s !== 1 || groups !== 1 || x.rank !== 3 || x.shape[2] !== this.cin) throw new HybridVisionError(`conv on tokens [${x.shape}] needs a 1x1 conv over ${this.cin} channels`);
       const y = matmul(reshape(w, [this.cout, this.cin]), transpose(x, [0, 2, 1]));
@@ -46,14 +52,15 @@ export class BatchNorm extends Module {
     readonly momentum = 0.1,
   ) {
     super();
+    this.declareParam('weight', [c], ones, { decay: false });
+    this.declareParam('bias', [c], zeros, { decay: false });
+    this.declareBuffer('running_mean', [c], zeros);
+    this.declareBuffer('running_var', [c], ones);
+    this.declareBuffer('num_batches_tracked', [], zeros, 'int64');
   }
   forward(x: Value): Value {
     const g = x.graph;
-    const weight = this.param(g, 'weight', [this.c]);
-    const bias = this.param(g, 'bias', [this.c]);
-    const runningMean = this.buffer(g, 'running_mean', [this.c]);
-    const runningVar = this.buffer(g, 'running_var', [this.c]);
-    this.buffer(g, 'num_batches_tracked', [], 'int64');
+    const [weight, bias, runningMean, runningVar] = ['weight', 'bias', 'running_mean', 'running_var'].map((n) => this.bind(g, n));
     if (!g.training) return batchNormEval(x, weight, bias, runningMean, runningVar, this.eps);
     const r = batchNormTrain(x, { weight, bias, runningMean, runningVar }, this.eps, this.momentum);
     g.stateUpdates.set(runningMean.name, r.mean);
@@ -62,17 +69,25 @@ export class BatchNorm extends Module {
   }
 }
 
+/** CVNets' (and timm's) Linear init: truncated N(0, 0.02²) at ±2σ. */
+export const TRUNC_NORMAL_002 = normal(0.02, 2);
+
 export class Linear extends Module {
   constructor(
     readonly fin: number,
     readonly fout: number,
-    readonly bias = true,
+    readonly opts: { bias?: boolean; init?: InitRule } = {},
   ) {
     super();
+    this.declareParam('weight', [fout, fin], opts.init ?? TRUNC_NORMAL_002);
+    if (opts.bias !== false) this.declareParam('bias', [fout], zeros, { decay: false });
+  }
+  /** The weight [out, in] and bias (or null) bound into g. */
+  weights(g: Graph): [Value, Value | null] {
+    return [this.bind(g, 'weight'), this.opts.bias !== false ? this.bind(g, 'bias') : null];
   }
   forward(x: Value): Value {
-    const g = x.graph;
-    return linear(x, this.param(g, 'weight', [this.fout, this.fin]), this.bias ? this.param(g, 'bias', [this.fout]) : null);
+    return linear(x, ...this.weights(x.graph));
   }
 }
 
@@ -83,9 +98,11 @@ export class LayerNorm extends Module {
     readonly eps = 1e-5,
   ) {
     super();
+    this.declareParam('weight', [d], ones, { decay: false });
+    this.declareParam('bias', [d], zeros, { decay: false });
   }
   forward(x: Value): Value {
     const g = x.graph;
-    return layerNorm(x, this.param(g, 'weight', [this.d]), this.param(g, 'bias', [this.d]), -1, this.eps);
+    return layerNorm(x, this.bind(g, 'weight'), this.bind(g, 'bias'), -1, this.eps);
   }
 }

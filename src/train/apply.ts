@@ -2,11 +2,11 @@
  * The optimizer alone as one compiled graph: applies given gradients to given parameters (the
  * same update rule the fused train step uses). For gradient accumulation over micro-batches
  * (TrainStep with `update: false`, sum the gradients, then apply) and for checks against stored
- * gradients.
+ * gradients. `declaredDecay` (key -> the module's decay flag, HybridModel.stateEntries) feeds the
+ * optimizer's decay mask as the train step does.
  */
 import { Graph, type Value } from '../graph/ir.js';
-import { lowerToOnnx } from '../onnx/lower.js';
-import { getEngine, type Session } from '../runtime/engine.js';
+import { Program } from '../runtime/program.js';
 import { HybridVisionError, numel, type HostTensor } from '../tensor.js';
 import type { Optimizer } from './optim.js';
 import type { OptimizerState } from './step.js';
@@ -15,12 +15,11 @@ export class OptimizerStep {
   private constructor(
     readonly optimizer: Optimizer,
     readonly shapes: ReadonlyMap<string, readonly number[]>,
-    private session: Session,
-    private feedNames: readonly string[],
+    private program: Program,
   ) {}
 
   /** Compiles the update for parameters of the given shapes (official keys). */
-  static async create(optimizer: Optimizer, shapes: ReadonlyMap<string, readonly number[]>, threads = 2): Promise<OptimizerStep> {
+  static async create(optimizer: Optimizer, shapes: ReadonlyMap<string, readonly number[]>, threads = 2, declaredDecay?: ReadonlyMap<string, boolean>): Promise<OptimizerStep> {
     const g = new Graph();
     const scalars: Record<string, Value> = {};
     for (const s of optimizer.scalarNames) scalars[s] = g.input(s, []);
@@ -29,13 +28,11 @@ export class OptimizerStep {
       const p = g.input(k, [...shape]);
       const gr = g.input(`grad:${k}`, [...shape]);
       const st = optimizer.slots.map((slot) => g.input(`${slot}:${k}`, [...shape]));
-      const r = optimizer.update(p, gr, st, scalars, optimizer.decays(k, shape));
+      const r = optimizer.update(p, gr, st, scalars, optimizer.decays(k, shape, declaredDecay?.get(k)));
       outputs.push({ name: `new:${k}`, value: r.param });
       optimizer.slots.forEach((slot, i) => outputs.push({ name: `new:${slot}:${k}`, value: r.state[i] }));
     }
-    const m = lowerToOnnx(g, { outputs, params: 'input' });
-    const session = await getEngine().createSession(m.bytes, { threads });
-    return new OptimizerStep(optimizer, shapes, session, session.inputNames);
+    return new OptimizerStep(optimizer, shapes, await Program.compile({ graph: g, outputs, params: 'input', threads }));
   }
 
   /**
@@ -63,9 +60,7 @@ export class OptimizerStep {
         feeds[`${slot}:${k}`] = { dtype: 'float32', shape: [...shape], data: s ? s.data : new Float32Array(numel(shape)) };
       }
     }
-    const used: Record<string, HostTensor> = {};
-    for (const n of this.feedNames) used[n] = feeds[n];
-    const out = await this.session.run(used);
+    const out = await this.program.run(feeds);
     const np = new Map<string, HostTensor>();
     const slots = new Map<string, Map<string, HostTensor>>(this.optimizer.slots.map((s) => [s, new Map()]));
     for (const k of this.shapes.keys()) {
@@ -76,6 +71,6 @@ export class OptimizerStep {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.program.release();
   }
 }

@@ -6,7 +6,7 @@
 import { mixBatch, renderView, trainView, type AugmentKind, type Normalize } from '../data/augment.js';
 import { permutation, type Dataset } from '../data/dataset.js';
 import type { HybridModel } from '../models/model.js';
-import { rng } from '../models/init.js';
+import { rng } from '../random.js';
 import { HybridVisionError, type HostTensor } from '../tensor.js';
 import { WeightEma } from './ema.js';
 import { evaluate, type EvalResult } from './evaluate.js';

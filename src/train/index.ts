@@ -13,7 +13,10 @@ export {
   type BuiltTrainStep,
   type FlatLayout,
   type ParamGroup,
+  type TrainGraphIO,
+  type StepBinding,
 } from './step.js';
 export { OptimizerStep } from './apply.js';
+export { classification, type Objective, type TargetsInput } from './objective.js';
 export { WeightEma, type EmaOptions } from './ema.js';
 export { InputGradient, type InputGradientOptions, type InputGradientResult, type SaliencyKind } from './saliency.js';

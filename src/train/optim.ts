@@ -11,13 +11,19 @@ import { HybridVisionError } from '../tensor.js';
 import type { Value } from '../graph/ir.js';
 import { add, div, mul, sqrt, sub } from '../graph/ops/elementwise.js';
 
-/** Which parameters get weight decay (given the state-dict key and shape). */
-export type DecayMask = (key: string, shape: readonly number[]) => boolean;
+/**
+ * Which parameters get weight decay, given the state-dict key, the shape and the module's own
+ * declaration (`declared`: the decay flag its constructor set; absent for tensors no module declares).
+ */
+export type DecayMask = (key: string, shape: readonly number[], declared?: boolean) => boolean;
 
 /** Every parameter decays (torch's default single parameter group; what the golden cases use). */
 export const decayAll: DecayMask = () => true;
-/** The usual exclusion: no decay for 1-D tensors (norm weights, biases) and Mobile-Former's tokens. */
-export const noDecayNormsAndBiases: DecayMask = (key, shape) => shape.length > 1 && key !== 'tokens.weight';
+/**
+ * The usual exclusion, as the modules declare it: no decay for norm weights, biases and
+ * Mobile-Former's tokens. A tensor without a declaration decays when it has more than one axis.
+ */
+export const noDecayNormsAndBiases: DecayMask = (_key, shape, declared) => declared ?? shape.length > 1;
 
 export interface Optimizer {
   readonly kind: 'adamw' | 'sgd';
@@ -29,8 +35,8 @@ export interface Optimizer {
   scalars(t: number, lr: number): Record<string, number>;
   /** Builds the update of one parameter from its gradient and state. */
   update(p: Value, g: Value, state: readonly Value[], s: Readonly<Record<string, Value>>, decay: boolean): { param: Value; state: Value[] };
-  /** Whether `key` gets weight decay. */
-  decays(key: string, shape: readonly number[]): boolean;
+  /** Whether `key` gets weight decay (`declared`: the module's decay flag for it). */
+  decays(key: string, shape: readonly number[], declared?: boolean): boolean;
   /** The same rule on the host in float64 (reference for tests; returns new param and state). */
   updateHost(p: Float32Array, g: Float32Array, state: Float32Array[], t: number, lr: number, decay: boolean): { param: Float32Array; state: Float32Array[] };
   readonly config: Readonly<Record<string, unknown>>;
@@ -68,7 +74,7 @@ export function adamw(opts: AdamWOptions = {}): Optimizer {
       const denom = add(div(sqrt(v1), s['opt.bc2_sqrt']), eps);
       return { param: sub(p1, mul(div(m1, denom), s['opt.step_size'])), state: [m1, v1] };
     },
-    decays: (k, shape) => wd !== 0 && mask(k, shape),
+    decays: (k, shape, declared) => wd !== 0 && mask(k, shape, declared),
     updateHost: (p, g, [m, v], t, lr, decay) => {
       const n = p.length;
       const P = new Float32Array(n);
@@ -122,7 +128,7 @@ export function sgd(opts: SGDOptions = {}): Optimizer {
       }
       return { param: sub(p, mul(d, s['opt.lr'])), state: out };
     },
-    decays: (k, shape) => wd !== 0 && mask(k, shape),
+    decays: (k, shape, declared) => wd !== 0 && mask(k, shape, declared),
     updateHost: (p, g, state, t, lr, decay) => {
       const n = p.length;
       const P = new Float32Array(n);

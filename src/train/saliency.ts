@@ -5,8 +5,7 @@
  */
 import { grad } from '../graph/autodiff.js';
 import type { Value } from '../graph/ir.js';
-import { lowerToOnnx } from '../onnx/lower.js';
-import { getEngine, type Session } from '../runtime/engine.js';
+import { Program } from '../runtime/program.js';
 import type { HybridModel } from '../models/model.js';
 import { HybridVisionError, shapeStr, type HostTensor } from '../tensor.js';
 import { crossEntropy, labelTensor, oneHot } from './loss.js';
@@ -33,13 +32,13 @@ export class InputGradient {
     readonly model: HybridModel,
     readonly inputShape: readonly number[],
     readonly kinds: readonly SaliencyKind[],
-    private session: Session,
+    private program: Program,
   ) {}
 
   /** Compiles the eval-mode input-gradient graph for one input shape, with the model's current weights. */
   static async create(model: HybridModel, inputShape: number[], opts: InputGradientOptions = {}): Promise<InputGradient> {
     const kinds = opts.kinds ?? ['target_logit', 'loss'];
-    const b = model.build(inputShape, { training: false });
+    const b = model.build(inputShape, { mode: 'eval' });
     const g = b.graph;
     const logits = b.out.logits;
     const labels = g.input('labels', [inputShape[0]], 'int64');
@@ -53,22 +52,21 @@ export class InputGradient {
       if (!gx) throw new HybridVisionError(`no gradient reaches the input (${k})`);
       outputs.push({ name: `grad_input.${k}`, value: gx });
     }
-    const m = lowerToOnnx(g, { outputs, params: 'initializer', weights: model.weights });
-    const session = await getEngine().createSession(m.bytes, { threads: opts.threads ?? model.threads });
-    return new InputGradient(model, inputShape, kinds, session);
+    const program = await Program.compile({ graph: g, outputs, params: 'initializer', weights: model.weights, threads: opts.threads ?? model.threads });
+    return new InputGradient(model, inputShape, kinds, program);
   }
 
   async run(images: HostTensor, labels: ArrayLike<number> | BigInt64Array): Promise<InputGradientResult> {
     if (images.dtype !== 'float32' || images.shape.join(',') !== this.inputShape.join(',')) {
       throw new HybridVisionError(`compiled for float32 ${shapeStr([...this.inputShape])}, got ${images.dtype} ${shapeStr(images.shape)}`);
     }
-    const out = await this.session.run({ input: images, labels: labelTensor(labels, this.model.numClasses) });
+    const out = await this.program.run({ input: images, labels: labelTensor(labels, this.model.numClasses) });
     const grads: InputGradientResult['grads'] = {};
     for (const k of this.kinds) grads[k] = out[`grad_input.${k}`];
     return { logits: out['logits'], loss: (out['loss'].data as Float32Array)[0], grads };
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.program.release();
   }
 }

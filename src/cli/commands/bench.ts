@@ -1,7 +1,7 @@
 /** `hybridvision bench <model...>`: latency, img/s and efficiency against the engine's MatMul ceiling. */
 import { createModel } from '../../models/registry.js';
 import { summarize } from '../../models/summary.js';
-import { benchModel, matmulCeiling } from '../../runtime/benchmark.js';
+import { benchModel, matmulCeiling } from '../../models/benchmark.js';
 import { intList, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 import { csv, table } from '../format.js';
 

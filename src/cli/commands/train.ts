@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rng } from '../../models/init.js';
+import { rng } from '../../random.js';
 import { modelToSafetensors } from '../../models/model_file.js';
 import { loadModelFile } from '../../models/model_file_node.js';
 import { createModel } from '../../models/registry.js';

@@ -5,7 +5,6 @@
 import type { Value } from '../ir.js';
 import type { OpDef } from '../op.js';
 import { add, mul, sigmoid, sub } from './elementwise.js';
-import { fusedTrainOps } from './batchnorm.js';
 
 /**
  * SiLU y = x·σ(x). Outputs y and σ(x) (kept for the gradient). Gradient
@@ -30,5 +29,5 @@ export const SiluOp: OpDef<{}> = {
     return [mul(g, add(s, sub(y, mul(y, s))))];
   },
 };
-/** SiLU (fused op unless disabled in fusedTrainOps, then x·sigmoid(x)). */
-export const siluOp = (x: Value): Value => (fusedTrainOps.silu ? x.graph.apply(SiluOp, [x], {})[0] : mul(x, sigmoid(x)));
+/** SiLU (the fused op unless the graph's lowering turns fusedSilu off, then x·sigmoid(x)). */
+export const siluOp = (x: Value): Value => (x.graph.options.lowering.fusedSilu ? x.graph.apply(SiluOp, [x], {})[0] : mul(x, sigmoid(x)));

@@ -118,15 +118,9 @@ export const BatchNormTrainOp: OpDef<BNTrainAttrs> = {
   },
 };
 
-/**
- * Whether the fused training ops (this BatchNorm, SiLU in ./activation.ts) are used; off, the same
- * functions build their composites of primitive ops (for comparisons in tests and benchmarks).
- */
-export const fusedTrainOps = { batchNorm: true, silu: true };
-
-/** Train-mode BatchNorm: y and the new running statistics (fused op unless disabled in fusedTrainOps). */
+/** Train-mode BatchNorm: y and the new running statistics (the fused op unless the graph's lowering turns fusedBatchNorm off). */
 export function batchNormTrainOp(x: Value, w: Value, b: Value, runningMean: Value, runningVar: Value, eps: number, momentum: number) {
-  if (!fusedTrainOps.batchNorm) return batchNormTrainCompositeOp(x, w, b, runningMean, runningVar, eps, momentum);
+  if (!x.graph.options.lowering.fusedBatchNorm) return batchNormTrainCompositeOp(x, w, b, runningMean, runningVar, eps, momentum);
   const [y, mean, vr] = x.graph.apply(BatchNormTrainOp, [x, w, b, runningMean, runningVar], { eps, momentum });
   return { y, mean, var: vr };
 }

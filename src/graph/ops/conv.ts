@@ -7,8 +7,9 @@
  * depthwise convs on small maps are per-channel matrix products instead (./depthwise_dense.ts).
  */
 import { HybridVisionError } from '../../tensor.js';
-import { shapeError, type Value } from '../ir.js';
+import { shapeError, type Node, type Value } from '../ir.js';
 import type { OpDef } from '../op.js';
+import type { ConvLowering } from '../options.js';
 import { attr } from '../op.js';
 import { depthwiseConvDense } from './depthwise_dense.js';
 import { mul } from './elementwise.js';
@@ -21,6 +22,17 @@ export interface ConvAttrs {
   /** top, left, bottom, right */
   pads: [number, number, number, number];
   groups: number;
+}
+
+/** MAdds of a conv-like node: `positions` kernel applications, each over the weight's [C/groups, kh, kw]. */
+function kernelMadds(n: Node, positions: number): number {
+  const [, cg, kh, kw] = n.inputs[1].shape;
+  return positions * cg * kh * kw;
+}
+
+/** The VJP of the convolutions used only inside gradients. */
+function noSecondOrder(): never {
+  throw new HybridVisionError('second-order gradients of convolutions are not supported');
 }
 
 function convOutSize(inp: number, k: number, s: number, p0: number, p1: number): number {
@@ -56,18 +68,16 @@ export const Conv2dOp: OpDef<ConvAttrs> = {
     const [x, w, b] = n.inputs;
     return [convInputGrad(g, w, x.shape, n.attrs), convWeightGrad(g, x, w.shape, n.attrs), b ? reduceSum(g, [0, 2, 3]) : null];
   },
-  madds: (n) => {
-    const [, cg, kh, kw] = n.inputs[1].shape;
-    return n.outputs[0].size * cg * kh * kw;
-  },
+  madds: (n) => kernelMadds(n, n.outputs[0].size),
 };
 
 export function conv2d(x: Value, w: Value, b: Value | null, a: ConvAttrs): Value {
   const [, c, h, wd] = x.shape;
   const depthwise = a.groups === c && w.rank === 4 && w.shape[0] === c && w.shape[1] === 1;
-  if (depthwise && x.graph.training) {
+  const maxMatrix = x.graph.options.lowering.conv.denseDepthwiseMaxMatrix;
+  if (depthwise && maxMatrix > 0) {
     const [oh, ow] = [0, 1].map((i) => convOutSize(x.shape[2 + i], w.shape[2 + i], a.stride[i], a.pads[i], a.pads[2 + i]));
-    if (oh >= 1 && ow >= 1 && h * wd * oh * ow <= lowering.denseDepthwiseMaxMatrix) return depthwiseConvDense(x, w, b, a, oh, ow);
+    if (oh >= 1 && ow >= 1 && h * wd * oh * ow <= maxMatrix) return depthwiseConvDense(x, w, b, a, oh, ow);
   }
   return x.graph.apply1(Conv2dOp, b ? [x, w, b] : [x, w], a);
 }
@@ -90,47 +100,12 @@ export const ConvTransposeOp: OpDef<ConvAttrs & { outHW: [number, number] }> = {
       group: attr.int(n.attrs.groups),
     });
   },
-  vjp: () => {
-    throw new HybridVisionError('second-order gradients of convolutions are not supported');
-  },
-  madds: (n) => {
-    const [, cg, kh, kw] = n.inputs[1].shape;
-    return n.inputs[0].size * cg * kh * kw;
-  },
+  vjp: noSecondOrder,
+  madds: (n) => kernelMadds(n, n.inputs[0].size),
 };
 
-/**
- * How convolutions are lowered in training graphs (defaults chosen by measurement: single-layer
- * timings and whole steps, bench/train_step.ts --variants, batch 32 at 64x64):
- * - denseDepthwiseMaxMatrix: depthwise convs on small maps (per-channel matrix of input × output
- *   pixels up to 32768 entries: 2x2..12x12 maps, 16x16 at stride 2) run forward and backward as
- *   per-channel matrix products (./depthwise_dense.ts): 1.3-8.4x faster per layer (forward and both
- *   gradients, bench/depthwise.ts) than the engine's per-(image, group) Conv / ConvTranspose;
- *   slower from 16x16 at stride 1 on. 0 turns it off.
- * - stridedInput: the input gradient of a strided conv as one ConvTranspose (default; 4-9 % faster
- *   steps), or as a stride-1 conv over the zero-inserted output gradient.
- * - depthwiseWeight / denseWeight: the weight gradient of a k×k conv (k > 1) as ONE grouped,
- *   dilated Conv whose kernel is the output gradient ('conv'), as a sum of per-tap products
- *   ('taps': one shifted slice of the input per kernel tap, multiplied with the output gradient and
- *   reduced), or (depthwise only) as one matrix product per kernel row ('rows'). Depthwise default
- *   'auto': 'rows' at stride 1 (weight gradient about 30 % faster than 'conv' on 16x16..32x32
- *   maps, the whole layer 1.0-1.24x),
- *   'conv' when strided (there 'rows' is 1.5-2x slower). Dense default 'conv' ('taps' no faster).
- */
-export interface ConvGradLowering {
-  stridedInput: 'convTranspose' | 'zeroInsert';
-  depthwiseWeight: 'taps' | 'conv' | 'rows' | 'auto';
-  denseWeight: 'taps' | 'conv';
-  /** Training graphs: depthwise convs whose per-channel matrix (input pixels × output pixels) has at most this many entries run as per-channel matrix products (./depthwise_dense.ts). */
-  denseDepthwiseMaxMatrix: number;
-}
-let lowering: ConvGradLowering = { stridedInput: 'convTranspose', depthwiseWeight: 'auto', denseWeight: 'conv', denseDepthwiseMaxMatrix: 32768 };
-export function getConvGradLowering(): ConvGradLowering {
-  return { ...lowering };
-}
-export function setConvGradLowering(l: Partial<ConvGradLowering>): void {
-  lowering = { ...lowering, ...l };
-}
+/** The conv lowering choices (graph/options.ts ConvLowering), under the name this file always used. */
+export type ConvGradLowering = ConvLowering;
 
 /** A plain ONNX Conv with pads and dilations (used only inside gradients; no gradient of its own). */
 export const Conv2dRawOp: OpDef<{ groups: number; dilation: [number, number]; pads: [number, number, number, number] }> = {
@@ -152,13 +127,8 @@ export const Conv2dRawOp: OpDef<{ groups: number; dilation: [number, number]; pa
       group: attr.int(n.attrs.groups),
     });
   },
-  vjp: () => {
-    throw new HybridVisionError('second-order gradients of convolutions are not supported');
-  },
-  madds: (n) => {
-    const [, cg, kh, kw] = n.inputs[1].shape;
-    return n.outputs[0].size * cg * kh * kw;
-  },
+  vjp: noSecondOrder,
+  madds: (n) => kernelMadds(n, n.outputs[0].size),
 };
 
 /**
@@ -191,13 +161,14 @@ function zeroInsert(g: Value, [sh, sw]: [number, number]): Value {
 
 function convInputGrad(g: Value, w: Value, xShape: readonly number[], a: ConvAttrs): Value {
   if (a.stride[0] === 1 && a.stride[1] === 1) return correlateBack(g, w, xShape, a);
-  if (lowering.stridedInput === 'zeroInsert') return correlateBack(zeroInsert(g, a.stride), w, xShape, a);
+  if (g.graph.options.lowering.conv.stridedInput === 'zeroInsert') return correlateBack(zeroInsert(g, a.stride), w, xShape, a);
   return g.graph.apply1(ConvTransposeOp, [g, w], { ...a, outHW: [xShape[2], xShape[3]] });
 }
 
 function convWeightGrad(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
   const [o, cg, kh, kw] = wShape;
   const strided = a.stride[0] > 1 || a.stride[1] > 1;
+  const lowering = g.graph.options.lowering.conv;
   let choice = cg === 1 ? lowering.depthwiseWeight : lowering.denseWeight;
   if (choice === 'auto') choice = strided ? 'conv' : 'rows';
   if (cg === 1 && o === x.shape[1] && kh * kw > 1 && choice === 'rows') return depthwiseWeightGradRows(g, x, wShape, a);

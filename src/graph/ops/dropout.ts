@@ -5,8 +5,8 @@
  * seed and run order). The gradient reuses the mask (y = x·m, m ∈ {0, 1/(1−p)}).
  *
  * Models call `dropout(x, p, site)` / `dropPath(x, p, site)`; they are identities unless the graph
- * is in training mode AND is being built inside `withDropout(...)` (the train step does that when
- * its `dropout` option is set). Rates are the model's, times `scale`, or per-site overrides.
+ * was created in train mode with a `dropout` config (GraphOptions; the train step sets it from its
+ * `dropout` option). Rates are the model's, times `scale`, or per-site overrides.
  */
 import { HybridVisionError } from '../../tensor.js';
 import type { Value } from '../ir.js';
@@ -15,41 +15,21 @@ import { attr } from '../op.js';
 import { add, mul } from './elementwise.js';
 import { slice } from './shape.js';
 
-export interface DropoutConfig {
-  /** Base seed; each site's seed derives from it and the site's creation order. */
-  seed: number;
-  /** Multiplies the rates the model declares (default 1). */
-  scale?: number;
-  /** Rate overrides by site name (e.g. 'classifier', 'attention', 'ffn', 'drop_path'). */
-  rates?: Record<string, number>;
-}
+export type { DropoutConfig } from '../options.js';
 
-let active: DropoutConfig | null = null;
-let counter = 0;
-
-/** Builds with dropout active (used by the train step around model.build). */
-export function withDropout<T>(cfg: DropoutConfig | null, f: () => T): T {
-  const prev = active;
-  const prevCounter = counter;
-  active = cfg;
-  counter = 0;
-  try {
-    return f();
-  } finally {
-    active = prev;
-    counter = prevCounter;
-  }
-}
-
-function siteSeed(): number {
-  let h = ((active!.seed >>> 0) ^ Math.imul(++counter, 0x9e3779b1)) >>> 0;
+/** The seed of the graph's next dropout site: from the config's base seed and the site's creation order. */
+function siteSeed(x: Value): number {
+  let h = ((x.graph.options.dropout!.seed >>> 0) ^ Math.imul(x.graph.nextSeededSite(), 0x9e3779b1)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) & 0x7fffffff;
 }
 
-function rateFor(p: number, site: string): number {
-  const r = active!.rates?.[site] ?? p * (active!.scale ?? 1);
+/** The rate of a site in this graph, or 0 where dropout is off (eval graphs, no dropout config). */
+function rateFor(x: Value, p: number, site: string): number {
+  const cfg = x.graph.options.dropout;
+  if (!x.graph.training || !cfg) return 0;
+  const r = cfg.rates?.[site] ?? p * (cfg.scale ?? 1);
   if (!(r >= 0 && r < 1)) throw new HybridVisionError(`dropout rate for ${site} must be in [0, 1), got ${r}`);
   return r;
 }
@@ -88,21 +68,19 @@ export function dropoutSeeded(x: Value, p: number, seed: number): { y: Value; ma
   return { y, mask };
 }
 
-/** Element-wise dropout with rate p (identity outside a training build with dropout active). */
+/** Element-wise dropout with rate p (identity outside a train-mode graph with dropout on). */
 export function dropout(x: Value, p: number, site = 'dropout'): Value {
-  if (!x.graph.training || !active) return x;
-  const r = rateFor(p, site);
-  return r > 0 ? dropoutSeeded(x, r, siteSeed()).y : x;
+  const r = rateFor(x, p, site);
+  return r > 0 ? dropoutSeeded(x, r, siteSeed(x)).y : x;
 }
 
 /** Drop-path: zeroes whole samples (axis 0) with probability p, scaling the kept ones by 1/(1−p). */
 export function dropPath(x: Value, p: number, site = 'drop_path'): Value {
-  if (!x.graph.training || !active) return x;
-  const r = rateFor(p, site);
+  const r = rateFor(x, p, site);
   if (r <= 0) return x;
   // Per-sample ones derived from x (a constant input would be constant-folded by ORT, which
   // does not expect Dropout in training mode there).
   const first = slice(x, x.shape.slice(1).map(() => 0), x.shape.slice(1).map(() => 1), x.shape.slice(1).map((_, i) => i + 1));
   const ones = add(mul(first, 0), 1);
-  return mul(x, dropoutSeeded(ones, r, siteSeed()).y);
+  return mul(x, dropoutSeeded(ones, r, siteSeed(x)).y);
 }

@@ -1,10 +1,9 @@
-/** Latency/throughput measurement through the engine, and the engine's matrix-product ceiling. */
+/** Latency/throughput of models through the engine, and the engine's matrix-product ceiling (CLI `bench`, bench/). */
 import { Graph } from '../graph/ir.js';
 import { matmul } from '../graph/ops/matmul.js';
-import { lowerToOnnx } from '../onnx/lower.js';
-import type { HybridModel } from '../models/model.js';
-import { getEngine, type Session } from './engine.js';
+import { Program } from '../runtime/program.js';
 import type { HostTensor } from '../tensor.js';
+import type { HybridModel } from './model.js';
 
 export interface Timing {
   medianMs: number;
@@ -12,12 +11,13 @@ export interface Timing {
   runs: number;
 }
 
-export async function timeSession(s: Session, feeds: Record<string, HostTensor>, runs = 20, warmup = 3): Promise<Timing> {
-  for (let i = 0; i < warmup; i++) await s.run(feeds);
+/** Median and best of `runs` runs of a compiled program after `warmup` runs. */
+export async function timeProgram(p: Program, feeds: Record<string, HostTensor>, runs = 20, warmup = 3): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await p.run(feeds);
   const t: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    await s.run(feeds);
+    await p.run(feeds);
     t.push(performance.now() - t0);
   }
   t.sort((a, b) => a - b);
@@ -35,16 +35,15 @@ function randomInput(shape: number[]): HostTensor {
   return { dtype: 'float32', shape, data };
 }
 
-/** Median latency of the whole model at one input shape. */
+/** Median latency of the whole model at one input shape (a program of its own, as a fresh session). */
 export async function benchModel(model: HybridModel, shape: number[], runs = 20, warmup = 3): Promise<Timing> {
   const x = randomInput(shape);
-  await model.forward(x); // builds and caches the session
-  const { bytes } = model.toOnnx(shape);
-  const s = await getEngine().createSession(bytes, { threads: model.threads });
+  await model.forward(x); // builds and caches the model's own session
+  const p = await Program.compile(model.programSpec(shape));
   try {
-    return await timeSession(s, { input: x }, runs, warmup);
+    return await timeProgram(p, { input: x }, runs, warmup);
   } finally {
-    await s.release();
+    await p.release();
   }
 }
 
@@ -57,12 +56,11 @@ export async function matmulCeiling(threads = 2, n = 1024): Promise<{ maddsPerSe
   const a = g.input('a', [n, n]);
   const b = g.param('b', [n, n]);
   const weights = new Map([['b', randomInput([n, n])]]);
-  const m = lowerToOnnx(g, { outputs: [{ name: 'y', value: matmul(a, b) }], params: 'initializer', weights });
-  const s = await getEngine().createSession(m.bytes, { threads });
+  const p = await Program.compile({ graph: g, outputs: [{ name: 'y', value: matmul(a, b) }], params: 'initializer', weights, threads });
   try {
-    const t = await timeSession(s, { a: randomInput([n, n]) }, 20, 3);
+    const t = await timeProgram(p, { a: randomInput([n, n]) }, 20, 3);
     return { maddsPerSec: (n * n * n) / (t.medianMs / 1000), ms: t.medianMs };
   } finally {
-    await s.release();
+    await p.release();
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createModel, listModels } from '../src/models/registry.js';
 import { featureTaps } from '../src/models/retinanet.js';
+import { retinaGridSizes } from '../src/detect/retinanet.js';
 import { retinaDetect } from '../src/models/retinanet_detect.js';
 import { summarize } from '../src/models/summary.js';
 import { syntheticWeights, weightsSha256, type ShapeSpec } from '../src/io/synthetic.js';
@@ -149,4 +150,17 @@ test('numClasses read from a checkpoint: cls_logits rows / 9', () => {
   // torchvision's prior-probability bias init
   const bias = m.stateDict().get('head.classification_head.cls_logits.bias')!.data as Float32Array;
   assert.ok(bias.every((x) => Math.abs(x + Math.log(99)) < 1e-6));
+});
+
+test('any padded batch size: level grids of the graph are the anchor generator grids (26m: grouped convs and shuffles; 508m)', () => {
+  for (const [name, h, w] of [['retinanet_mobile_former_26m', 96, 160], ['retinanet_mobile_former_508m', 224, 96]] as const) {
+    const m = createModel(name, { numClasses: 5 });
+    const { out } = m.build([2, 3, h, w]);
+    const grids = ['P3', 'P4', 'P5', 'P6', 'P7'].map((l) => out.features.find((f) => f.name === l)!.value.shape.slice(2));
+    assert.deepEqual(grids, retinaGridSizes(h, w), name);
+    const A = grids.reduce((a, [gh, gw]) => a + gh * gw * 9, 0);
+    assert.deepEqual(out.logits.shape, [2, A, 5]);
+    assert.deepEqual(out.features.find((f) => f.name === 'bbox_regression')!.value.shape, [2, A, 4]);
+    assert.deepEqual(['C3', 'C4', 'C5'].map((c) => out.features.find((f) => f.name === c)!.value.shape[2]), [h / 8, h / 16, h / 32]);
+  }
 });

@@ -10,6 +10,8 @@ export { webEngine } from './runtime/web.js';
 export * from './io/index.js';
 export { pipeline, topK, setImageDecoder, imagesToBatch, type Prediction, type ImageClassifier, type ImageInput } from './pipeline.js';
 export { summarize, type ModelSummary, type StageRow } from './models/summary.js';
+export { retinaDetect, type RetinaRun, type RetinaImageResult } from './models/retinanet_detect.js';
+export { RETINANET_CFGS, RETINANET_COMMON, featureTaps, type RetinaNetConfig } from './models/retinanet.js';
 export type { RgbImage } from './data/image.js';
 export { preprocess, batchImages, type PreprocessConfig } from './data/preprocess.js';
 export { IMAGENET_CLASSES } from './data/imagenet_classes.js';

@@ -299,6 +299,25 @@ test('VJP: normalisation (layerNorm, batchNorm eval and train) and bilinear resi
   await check('resize up align_corners=false', [{ shape: [1, 2, 3, 5] }], (x) => resizeBilinear(x, 4, 6, false));
   await check('resize down odd align_corners=false', [{ shape: [2, 2, 6, 6] }], (x) => resizeBilinear(x, 3, 5, false));
   await check('resize align_corners=true', [{ shape: [1, 3, 5, 3] }], (x) => resizeBilinear(x, 6, 4, true));
+  await check('resize nearest 2x (FPN top-down)', [{ shape: [2, 3, 3, 4] }], (x) => op.resizeNearest(x, 6, 8));
+  await check('resize nearest, uneven factors', [{ shape: [1, 2, 3, 5] }], (x) => op.resizeNearest(x, 7, 8));
+  await check('resize nearest down', [{ shape: [1, 2, 6, 5] }], (x) => op.resizeNearest(x, 4, 3));
+});
+
+test('resizeNearest reads torch legacy nearest source indices (floor(dst·in/out)) in the engine', async () => {
+  for (const [h, w, oh, ow] of [[3, 4, 6, 8], [3, 5, 7, 8], [6, 5, 4, 3], [5, 7, 10, 13]]) {
+    const g = new Graph();
+    const x = g.input('x', [1, 1, h, w]);
+    const model = lowerToOnnx(g, { outputs: [{ name: 'y', value: op.resizeNearest(x, oh, ow) }], params: 'input' });
+    const session = await getEngine().createSession(model.bytes, { threads: 1 });
+    const data = Float32Array.from({ length: h * w }, (_, i) => i);
+    const y = (await session.run({ x: { dtype: 'float32', shape: [1, 1, h, w], data } }))['y'].data as Float32Array;
+    for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
+      const want = op.nearestSource(i, h, oh) * w + op.nearestSource(j, w, ow);
+      assert.equal(y[i * ow + j], want, `${h}x${w}->${oh}x${ow} at (${i}, ${j})`);
+    }
+    await session.release();
+  }
 });
 
 test('VJP: losses (label-smoothed cross-entropy from int labels, soft targets)', async () => {

@@ -8,7 +8,8 @@ import { normalSampler, rng } from '../random.js';
  * rules draw, so the stream depends on the declared order alone).
  */
 export function initState(entries: readonly StateEntry[], seed: number): Map<string, HostTensor> {
-  const draw = normalSampler(rng(seed));
+  const rand = rng(seed);
+  const draw = normalSampler(rand);
   const out = new Map<string, HostTensor>();
   for (const e of entries) {
     const n = numel(e.shape);
@@ -19,6 +20,8 @@ export function initState(entries: readonly StateEntry[], seed: number): Map<str
     const data = new Float32Array(n);
     const r = e.init;
     if (r.kind === 'ones') data.fill(1);
+    else if (r.kind === 'constant') data.fill(r.value);
+    else if (r.kind === 'uniform') for (let i = 0; i < n; i++) data[i] = (2 * rand() - 1) * r.bound;
     else if (r.kind === 'normal') {
       for (let i = 0; i < n; i++) {
         let z = draw();

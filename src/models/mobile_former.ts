@@ -595,14 +595,19 @@ export class MobileFormer extends Module implements Network {
   tokens: Tokens;
   stem: ConvBN;
   blocks: MFBlock[];
-  l2g: MobileToFormer;
-  classifier: MergeClassifier;
+  /** Absent in a headless body (numClasses null: a detector's backbone, whose state dict stops at `features`). */
+  l2g: MobileToFormer | null = null;
+  classifier: MergeClassifier | null = null;
+  /** Each block's output stride (the stem's 2 × the block strides so far). */
+  readonly outStrides: number[];
+  /** Each block's output channels. */
+  readonly outChannels: number[] = [];
   /** For each block, the stage K (1, 2, … in order of resolution) it ends, or 0 when it does not end one. */
   readonly stageEnd: number[];
 
   constructor(
     readonly cfg: MobileFormerConfig,
-    readonly numClasses: number,
+    readonly numClasses: number | null,
   ) {
     super();
     this.tokens = this.add('tokens', new Tokens(cfg.tokens, cfg.tokenDim));
@@ -619,6 +624,7 @@ export class MobileFormer extends Module implements Network {
         this.blocks.push(this.add(`features.${this.blocks.length}`, block));
         outStride *= a.stride;
         strides.push(outStride);
+        this.outChannels.push(cout);
         cin = cout;
       }
     }
@@ -626,8 +632,28 @@ export class MobileFormer extends Module implements Network {
     // stage 1 is 1/4; where the first block keeps the stem's 1/2, as in 96m…508m, that is stage 1).
     let stage = 0;
     this.stageEnd = strides.map((st, i) => (strides[i + 1] !== st ? ++stage : 0));
+    this.outStrides = strides;
+    if (numClasses === null) return;
     this.l2g = this.add('local_global', new MobileToFormer(cin, cfg.tokenDim));
     this.classifier = this.add('classifier', new MergeClassifier(cin, cfg.groups, cfg.tokens, cfg.tokenDim, cfg.numFeatures, numClasses, cfg.dropout));
+  }
+
+  /**
+   * Tokens, stem and every block: each block's feature map and tokens ([B·T, D] rows) in order. The
+   * tokens run alongside the maps as in the classifier; a detector taps the maps.
+   */
+  runBlocks(x: Value): { maps: Value[]; tokens: Value[]; stem: Value } {
+    let z = this.tokens.call(x);
+    let y = relu6(this.stem.call(x));
+    const stem = y;
+    const maps: Value[] = [];
+    const tokens: Value[] = [];
+    for (const block of this.blocks) {
+      [y, z] = block.call(y, z);
+      maps.push(y);
+      tokens.push(z);
+    }
+    return { maps, tokens, stem };
   }
 
   /**
@@ -637,18 +663,18 @@ export class MobileFormer extends Module implements Network {
    * the final Linear `classifier.classifier.1`.
    */
   forward(x: Value): NetworkOutput {
+    if (!this.l2g || !this.classifier) throw new Error('a headless Mobile-Former body has no classifier: use runBlocks');
     const features: NetworkOutput['features'] = [];
-    let z = this.tokens.call(x);
-    let y = relu6(this.stem.call(x));
-    features.push({ name: 'out_stage0', value: y });
-    this.blocks.forEach((block, i) => {
-      [y, z] = block.call(y, z);
-      const t = tokenMajor(z, this.cfg.tokens);
+    const { maps, tokens, stem } = this.runBlocks(x);
+    features.push({ name: 'out_stage0', value: stem });
+    maps.forEach((y, i) => {
+      const t = tokenMajor(tokens[i], this.cfg.tokens);
       features.push({ name: `out_block${i}`, value: y }, { name: `out_block${i}_tokens`, value: t });
       const k = this.stageEnd[i];
       if (k) features.push({ name: `out_stage${k}`, value: y }, { name: `out_stage${k}_tokens`, value: t });
     });
-    z = this.l2g.call(y, z);
+    const y = maps[maps.length - 1];
+    const z = this.l2g.call(y, tokens[tokens.length - 1]);
     features.push({ name: 'out_final_tokens', value: tokenMajor(z, this.cfg.tokens) });
     const { logits, preLogits } = this.classifier.call(y, z);
     return { logits, features, preLogits };

@@ -50,7 +50,8 @@ export class HybridModel {
     readonly spec: ModelSpec,
     opts: CreateOptions = {},
   ) {
-    const fromWeights = opts.weights?.get(spec.classifierKey)?.shape[0];
+    const rows = opts.weights?.get(spec.classifierKey)?.shape[0];
+    const fromWeights = rows === undefined ? undefined : rows / (spec.classifierRowsPerClass ?? 1);
     this.numClasses = opts.numClasses ?? fromWeights ?? spec.cfg.numClasses;
     this.labels = opts.labels ?? null;
     if (this.labels && this.labels.length !== this.numClasses) {

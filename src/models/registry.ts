@@ -4,12 +4,13 @@ import { HybridModel, type CreateOptions } from './model.js';
 import { MOBILE_FORMER_SPECS } from './mobile_former.js';
 import { MOBILEVIT_SPECS } from './mobilevit.js';
 import { MOBILEVIT_V2_SPECS } from './mobilevit_v2.js';
+import { RETINANET_SPECS } from './retinanet.js';
 import type { ModelSpec } from './types.js';
 import { loadPretrainedWith } from '../hub/hooks.js';
 
 
 /** Every family's specs, concatenated (each family file owns its variants). */
-const specs: ModelSpec[] = [...MOBILE_FORMER_SPECS, ...MOBILEVIT_SPECS, ...MOBILEVIT_V2_SPECS];
+const specs: ModelSpec[] = [...MOBILE_FORMER_SPECS, ...MOBILEVIT_SPECS, ...MOBILEVIT_V2_SPECS, ...RETINANET_SPECS];
 
 function globToRegExp(p: string): RegExp {
   return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');

@@ -18,10 +18,11 @@ export interface ModelSummary {
   madds: number;
 }
 
-/** Stage of a parameter key or node scope: the first path component; for `features.I` the block. */
+/** Stage of a parameter key or node scope: the first path component; for `features.I` the block, for `backbone.X` the part. */
 function stageOf(path: string): string {
   const parts = path.split('.');
-  return parts[0] === 'features' && parts.length > 1 ? `${parts[0]}.${parts[1]}` : parts[0];
+  // a detector's backbone: `backbone.body`, `backbone.fpn`
+  return (parts[0] === 'features' || parts[0] === 'backbone') && parts.length > 1 ? `${parts[0]}.${parts[1]}` : parts[0];
 }
 
 /** `model`: a HybridModel, or anything that names itself, declares its tensors and builds its graph (no weights needed). */

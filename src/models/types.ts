@@ -3,7 +3,7 @@ import type { Value } from '../graph/ir.js';
 import type { Module } from '../nn/module.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 
-export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2';
+export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2' | 'retinanet';
 
 /** timm-style pretrained config plus the paper's reference figures. */
 export interface PretrainedCfg extends PreprocessConfig {
@@ -49,8 +49,10 @@ export interface ModelSpec {
   build(numClasses: number): Network;
   /** State-dict key prefixes of the classification head (replaced by resetClassifier). */
   headPrefixes: string[];
-  /** The final classifier weight [numClasses, F]; its shape tells the class count of a checkpoint. */
+  /** The final classifier weight [numClasses·rows, F]; its shape tells the class count of a checkpoint. */
   classifierKey: string;
+  /** Rows of the classifier weight per class (a detector's anchors per cell); default 1. */
+  classifierRowsPerClass?: number;
 }
 
 /** A block mapping one feature map to another. */

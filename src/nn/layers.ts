@@ -14,12 +14,12 @@ export class Conv2d extends Module {
     readonly cin: number,
     readonly cout: number,
     readonly k: number,
-    readonly opts: { stride?: number; groups?: number; bias?: boolean; padding?: number } = {},
+    readonly opts: { stride?: number; groups?: number; bias?: boolean; padding?: number; init?: InitRule; biasInit?: InitRule } = {},
   ) {
     super();
-    // kaiming normal, fan_out (torch: out_channels·k·k whatever the groups), as CVNets and Mobile-Former init
-    this.declareParam('weight', [cout, cin / (opts.groups ?? 1), k, k], normal(Math.sqrt(2 / (cout * k * k))));
-    if (opts.bias) this.declareParam('bias', [cout], zeros, { decay: false });
+    // default: kaiming normal, fan_out (torch: out_channels·k·k whatever the groups), as CVNets and Mobile-Former init
+    this.declareParam('weight', [cout, cin / (opts.groups ?? 1), k, k], opts.init ?? normal(Math.sqrt(2 / (cout * k * k))));
+    if (opts.bias) this.declareParam('bias', [cout], opts.biasInit ?? zeros, { decay: false });
   }
   /** The weight [out, in/groups, k, k] and bias (or null) bound into g. */
   weights(g: Graph): [Value, Value | null] {

@@ -14,11 +14,17 @@ export type InitRule =
   | { kind: 'zeros' }
   | { kind: 'ones' }
   /** N(0, std²); `truncate`: redraw samples beyond ±truncate standard deviations. */
-  | { kind: 'normal'; std: number; truncate?: number };
+  | { kind: 'normal'; std: number; truncate?: number }
+  /** U(−bound, bound). */
+  | { kind: 'uniform'; bound: number }
+  /** Every element `value` (e.g. a detector's prior-probability bias). */
+  | { kind: 'constant'; value: number };
 
 export const zeros: InitRule = { kind: 'zeros' };
 export const ones: InitRule = { kind: 'ones' };
 export const normal = (std: number, truncate?: number): InitRule => ({ kind: 'normal', std, truncate });
+export const uniform = (bound: number): InitRule => ({ kind: 'uniform', bound });
+export const constant = (value: number): InitRule => ({ kind: 'constant', value });
 
 export interface TensorDecl {
   shape: number[];

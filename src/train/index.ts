@@ -20,3 +20,4 @@ export { OptimizerStep } from './apply.js';
 export { classification, type Objective, type TargetsInput } from './objective.js';
 export { WeightEma, type EmaOptions } from './ema.js';
 export { InputGradient, type InputGradientOptions, type InputGradientResult, type SaliencyKind } from './saliency.js';
+export { retinaObjective, retinaTrainTargets, retinaLossTerms, RETINA_TARGET_COLUMNS, type BoxTargets } from './retina_objective.js';

@@ -8,3 +8,4 @@ export * from './norm.js';
 export * from './batchnorm.js';
 export * from './activation.js';
 export * from './dropout.js';
+export * from './resize.js';

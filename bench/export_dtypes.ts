@@ -20,7 +20,7 @@ import { ASSETS, defaultModelPath } from '../src/cli/assets.js';
 import { loadData } from '../src/cli/data.js';
 import { renderEvalBatch } from '../src/train/evaluate.js';
 import { imagesToBatch } from '../src/pipeline.js';
-import { calibrationBatches, convertDtype, type ExportDtype } from '../src/onnx/dtype.js';
+import { calibrationBatches, convertDtype, type ExportDtype } from '../src/runtime/export_dtype.js';
 import { getEngine, type Session } from '../src/runtime/engine.js';
 import { createSession, ortInput, timeRuns, type OrtSession } from './timing.js';
 import { readSafetensors } from '../src/io/safetensors.js';
@@ -44,7 +44,7 @@ async function sampleCalibration(m: HybridModel, batch: number): Promise<HostTen
 async function variants(m: HybridModel, shape: number[], cal: HostTensor[]): Promise<Map<string, Uint8Array>> {
   const fp32 = m.toOnnx(shape).bytes;
   const out = new Map<string, Uint8Array>([['fp32', fp32]]);
-  for (const d of DTYPES) out.set(d, (await convertDtype(fp32, d, { calibration: cal, engine })).bytes);
+  for (const d of DTYPES) out.set(d, (await convertDtype(fp32, d, { calibration: cal })).bytes);
   return out;
 }
 
@@ -67,7 +67,7 @@ if (!values['skip-accuracy']) {
   const shape = [B, 3, size, size];
   const graphs = await variants(m, shape, await sampleCalibration(m, B));
   const trainCal = [{ dtype: 'float32' as const, shape, data: renderEvalBatch(data.train, 0, B, B, view) }];
-  graphs.set('q8 (100 train images)', (await convertDtype(graphs.get('fp32')!, 'q8', { calibration: trainCal, engine })).bytes);
+  graphs.set('q8 (100 train images)', (await convertDtype(graphs.get('fp32')!, 'q8', { calibration: trainCal })).bytes);
   const C = m.numClasses;
   const sessions = new Map<string, Session>();
   for (const [k, b] of graphs) sessions.set(k, await engine.createSession(b, { threads: 2 }));

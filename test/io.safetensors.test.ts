@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { goldenOrSkip } from './helpers/golden.js';
-import { f16ToF32, f32ToF16, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { f16ToF32, f32ToF16 } from '../src/half.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { HybridVisionError, type HostTensor } from '../src/tensor.js';
 
 const golden = goldenOrSkip();

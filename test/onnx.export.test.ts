@@ -14,7 +14,7 @@ import { getEngine } from '../src/runtime/engine.js';
 import { webEngine } from '../src/runtime/web.js';
 import { decodeModel, encodeModel } from '../src/onnx/proto.js';
 import { foldConstants } from '../src/onnx/fold.js';
-import { calibrationBatches, convertDtype } from '../src/onnx/dtype.js';
+import { calibrationBatches, convertDtype } from '../src/runtime/export_dtype.js';
 import { dynamicBatch, DYNAMIC_BATCH_PROBES } from '../src/onnx/dynamic_batch.js';
 import { loadModelFile } from '../src/models/model_file_node.js';
 import { defaultModelPath } from '../src/cli/assets.js';
@@ -90,7 +90,7 @@ test('q8 export of the golden MobileViTv3-XXS and Mobile-Former-26M: int8 weight
     const fp32 = m.toOnnx(x.shape).bytes;
     // calibrate on the other golden input, resized by the engine-independent path: its own graph
     const cal = calibrationBatches(input(x.shape, 7), x.shape[0]);
-    const q = await convertDtype(fp32, 'q8', { calibration: cal, engine: getEngine() });
+    const q = await convertDtype(fp32, 'q8', { calibration: cal });
     assert.ok(q.q8!.convs > 0 && q.q8!.matmuls > 0, JSON.stringify(q.q8));
     assert.ok(q.bytes.length < 0.45 * fp32.length, `q8 file ${q.bytes.length} vs fp32 ${fp32.length}`);
     const y = await runBytes(q.bytes, x);
@@ -118,7 +118,7 @@ test('q8 export of the shipped Fashion-MNIST model: >= 98% of 500 test predictio
   const B = 100;
   const fp32 = m.toOnnx([B, 3, size, size]).bytes;
   const cal = [{ dtype: 'float32' as const, shape: [B, 3, size, size], data: renderEvalBatch(data.train, 0, B, B, view) }];
-  const q = await convertDtype(fp32, 'q8', { calibration: cal, engine: getEngine() });
+  const q = await convertDtype(fp32, 'q8', { calibration: cal });
   let same = 0;
   for (let from = 0; from < 500; from += B) {
     const x = { dtype: 'float32' as const, shape: [B, 3, size, size], data: renderEvalBatch(data.test!, from, B, B, view) };

@@ -6,7 +6,6 @@
 import '../src/node.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectTaps } from '../src/graph/taps.js';
 import { createModel } from '../src/models/registry.js';
 import { Inspector, type AttentionMap } from '../src/web/inspect.js';
 import { rgbaToRgb } from '../src/web/image.js';
@@ -74,15 +73,15 @@ test('MobileViTv3: one patch-attention map per transformer layer, rows are distr
   await m.dispose();
 });
 
-test('taps record nothing unless collected, and collectTaps nests', () => {
+test('taps are recorded only by graphs that ask for them, each graph its own', () => {
   const m = createModel('mobilevitv3_xxs', { numClasses: 3 });
-  const outer = collectTaps(() => {
-    const inner = collectTaps(() => m.build([1, 3, 64, 64]));
-    assert.equal(inner.taps.length, 9);
-    m.build([1, 3, 64, 64]);
-  });
-  assert.equal(outer.taps.length, 9, 'the outer collector sees only its own build');
-  assert.equal(collectTaps(() => m.build([1, 3, 64, 64], { training: true })).taps.length, 0, 'the training graph marks no taps');
+  const a = m.build([1, 3, 64, 64], { taps: true }).graph;
+  const plain = m.build([1, 3, 64, 64]).graph;
+  const b = m.build([1, 3, 64, 64], { taps: true }).graph;
+  assert.equal(a.taps.length, 9);
+  assert.equal(b.taps.length, 9, 'a second build records its own taps');
+  assert.equal(plain.taps.length, 0, 'a graph without the option records none');
+  assert.equal(m.build([1, 3, 64, 64], { training: true, taps: true }).graph.taps.length, 0, 'the training lowering marks no taps');
 });
 
 test('rgbaToRgb drops alpha and checks the length', () => {

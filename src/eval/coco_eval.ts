@@ -174,6 +174,22 @@ export function cocoBoxIou(d: readonly number[], g: readonly number[], crowd: bo
   return i / u;
 }
 
+/** COCOeval.summarize()'s 12 numbers: (AP or AR, IoU threshold or all, area range, maxDets). */
+const SUMMARY_ROWS: readonly (readonly [boolean, number | null, string, number])[] = [
+  [true, null, 'all', 100],
+  [true, 0.5, 'all', 100],
+  [true, 0.75, 'all', 100],
+  [true, null, 'small', 100],
+  [true, null, 'medium', 100],
+  [true, null, 'large', 100],
+  [false, null, 'all', 1],
+  [false, null, 'all', 10],
+  [false, null, 'all', 100],
+  [false, null, 'small', 100],
+  [false, null, 'medium', 100],
+  [false, null, 'large', 100],
+];
+
 /** `E = COCOeval(gt, gt.loadRes(dt), 'bbox'); E.evaluate(); E.accumulate(); E.summarize()`. */
 export function cocoEvaluate(gtIn: CocoGroundTruth, dtIn: CocoDetection[], params: CocoEvalParams = defaultCocoParams()): CocoEvalResult {
   const gtData = validateCocoGroundTruth(gtIn);
@@ -332,20 +348,7 @@ export function cocoEvaluate(gtIn: CocoGroundTruth, dtIn: CocoDetection[], param
   const res: CocoEvalResult = { stats: [], catIds, imgIds, precision, recall, scores, dims, perCategory: new Map(), params: p };
   const all = p.areaRngLbl.indexOf('all');
   const m100 = p.maxDets.indexOf(100);
-  const spec: [boolean, number | null, string, number][] = [
-    [true, null, 'all', 100],
-    [true, 0.5, 'all', 100],
-    [true, 0.75, 'all', 100],
-    [true, null, 'small', 100],
-    [true, null, 'medium', 100],
-    [true, null, 'large', 100],
-    [false, null, 'all', 1],
-    [false, null, 'all', 10],
-    [false, null, 'all', 100],
-    [false, null, 'small', 100],
-    [false, null, 'medium', 100],
-    [false, null, 'large', 100],
-  ];
+  const spec = SUMMARY_ROWS;
   res.stats = spec.map(([ap, thr, area, md]) => summarizeOne(res, ap, thr, p.areaRngLbl.indexOf(area), p.maxDets.indexOf(md), null));
   for (let k = 0; k < K; k++) {
     res.perCategory.set(catIds[k], {
@@ -409,20 +412,7 @@ function fmt3(x: number): string {
 
 /** The 12 lines `COCOeval.summarize()` prints. */
 export function summaryLines(stats: readonly number[], params: CocoEvalParams = defaultCocoParams()): string[] {
-  const rows: [boolean, number | null, string, number][] = [
-    [true, null, 'all', 100],
-    [true, 0.5, 'all', 100],
-    [true, 0.75, 'all', 100],
-    [true, null, 'small', 100],
-    [true, null, 'medium', 100],
-    [true, null, 'large', 100],
-    [false, null, 'all', 1],
-    [false, null, 'all', 10],
-    [false, null, 'all', 100],
-    [false, null, 'small', 100],
-    [false, null, 'medium', 100],
-    [false, null, 'large', 100],
-  ];
+  const rows = SUMMARY_ROWS;
   const t0 = params.iouThrs[0].toFixed(2);
   const t1 = params.iouThrs[params.iouThrs.length - 1].toFixed(2);
   return rows.map(([ap, thr, area, md], i) => {

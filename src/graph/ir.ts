@@ -5,6 +5,7 @@
 import { HybridVisionError, numel, type HostTensor } from '../tensor.js';
 import type { OpDef } from './op.js';
 import { resolveGraphOptions, type GraphOptions, type GraphOptionsInit } from './options.js';
+import type { Tap } from './taps.js';
 
 export type VDType = 'float32' | 'int64' | 'bool';
 
@@ -52,6 +53,8 @@ export class Graph {
   /** How this graph is built (mode, lowering choices, dropout), fixed at creation. */
   readonly options: GraphOptions;
   private seededSites = 0;
+  /** The values tapped during the build (only when options.taps). */
+  readonly taps: Tap[] = [];
 
   constructor(options: GraphOptionsInit = {}) {
     this.options = resolveGraphOptions(options);

@@ -64,6 +64,8 @@ export interface GraphOptions {
   readonly lowering: Readonly<Lowering>;
   /** Dropout / drop-path masks from the engine's seeded generator (train mode only); null: off. */
   readonly dropout: Readonly<DropoutConfig> | null;
+  /** Record the values models mark with tap() (graph/taps.ts) in `graph.taps`, for extra outputs. */
+  readonly taps: boolean;
 }
 
 /** What `new Graph(...)` accepts: every field optional, lowering choices merged over the mode's defaults. */
@@ -71,6 +73,7 @@ export interface GraphOptionsInit {
   mode?: 'eval' | 'train';
   lowering?: Partial<Omit<Lowering, 'conv'>> & { conv?: Partial<ConvLowering> };
   dropout?: DropoutConfig | null;
+  taps?: boolean;
 }
 
 /** The lowering defaults of a mode. */
@@ -93,5 +96,6 @@ export function resolveGraphOptions(init: GraphOptionsInit = {}): GraphOptions {
     mode,
     lowering: Object.freeze({ ...base, ...l, conv: Object.freeze({ ...base.conv, ...l.conv }) }),
     dropout: init.dropout ? Object.freeze({ ...init.dropout }) : null,
+    taps: init.taps ?? false,
   });
 }

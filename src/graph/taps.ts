@@ -1,7 +1,7 @@
 /**
  * Taps: named intermediate values a model marks while its graph is built (attention maps), which a
- * caller may add as extra outputs of the same compiled graph. Marking costs nothing when no one
- * collects: tap() returns its value unchanged and records it only inside collectTaps().
+ * caller may add as extra outputs of the same compiled graph. Marking costs nothing unless the graph
+ * was created with `taps: true`: tap() returns its value unchanged and records it on its graph.
  */
 import type { Value } from './ir.js';
 
@@ -15,22 +15,9 @@ export interface Tap {
   meta: Record<string, number>;
 }
 
-let active: Tap[] | null = null;
-
-/** Marks `v` as a tap of this kind (recorded only while collectTaps runs); returns `v`. */
+/** Marks `v` as a tap of this kind (recorded in `v.graph.taps` when the graph collects taps); returns `v`. */
 export function tap(kind: string, v: Value, meta: Record<string, number> = {}): Value {
-  active?.push({ kind, scope: v.graph.currentScope, value: v, meta });
+  const g = v.graph;
+  if (g.options.taps) g.taps.push({ kind, scope: g.currentScope, value: v, meta });
   return v;
-}
-
-/** Runs a (synchronous) graph build and returns its result with the taps marked during it. */
-export function collectTaps<T>(build: () => T): { result: T; taps: Tap[] } {
-  const outer = active;
-  const taps: Tap[] = [];
-  active = taps;
-  try {
-    return { result: build(), taps };
-  } finally {
-    active = outer;
-  }
 }

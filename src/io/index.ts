@@ -1,5 +1,6 @@
 /** Core checkpoint / tensor-file I/O (browser-safe: no Node built-ins). Node file helpers live in ./node_files.ts. */
-export { readSafetensors, writeSafetensors, f16ToF32, f32ToF16, type SafetensorsFile } from './safetensors.js';
+export { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+export { f16ToF32, f32ToF16 } from '../half.js';
 export { openZip, inflateRaw, crc32, type ZipArchive, type ZipEntry } from './zip.js';
 export {
   loadPickle,

@@ -6,7 +6,8 @@
  */
 import { HybridVisionError, numel, type HostTensor } from '../tensor.js';
 import { loadPickleAt, PyGlobal, PY_SETSTATE, type PyConstructor } from './pickle.js';
-import { f16ToF32, readSafetensors } from './safetensors.js';
+import { f16ToF32 } from '../half.js';
+import { readSafetensors } from './safetensors.js';
 import { describeValue, cleanText } from './text.js';
 import { openZip, type ZipArchive } from './zip.js';
 

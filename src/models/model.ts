@@ -5,7 +5,7 @@ import { lowerToOnnx } from '../onnx/lower.js';
 import { Program, type ProgramSpec } from '../runtime/program.js';
 import { HybridVisionError, numel, shapeStr, type HostTensor, type InputTensor } from '../tensor.js';
 import { checkStateDict } from '../io/state_dict.js';
-import { f16ToF32 } from '../io/safetensors.js';
+import { f16ToF32 } from '../half.js';
 import { initState } from './init.js';
 import type { StateEntry } from '../nn/module.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';

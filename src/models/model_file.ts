@@ -2,7 +2,8 @@
  * Model files: safetensors with the official state-dict keys (loadable by the official PyTorch code)
  * plus metadata naming the architecture, class labels and preprocessing, so a file is self-describing.
  */
-import { f32ToF16, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { f32ToF16 } from '../half.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { cleanText, describeValue } from '../io/text.js';
 import { isSafetensors, readCheckpoint } from '../io/torch.js';
 import { HybridVisionError, type HostTensor } from '../tensor.js';

@@ -26,7 +26,7 @@ export function selfAttention(x: Value, w: Value, b: Value, groups: number, head
     // products (measured: tools/profile.js --train).
     const qkv = transpose(reshape(linear(x, w, b), [groups, n, 3, heads, dh]), [2, 0, 3, 1, 4]);
     const [q, k, v] = split(qkv, [1, 1, 1], 0).map((t) => reshape(t, [groups, heads, n, dh]));
-    o = matmul(tap('patch_attention', softmax(mul(matmul(q, transpose(k, [0, 1, 3, 2])), dh ** -0.5), -1)), v);
+    o = matmul(softmax(mul(matmul(q, transpose(k, [0, 1, 3, 2])), dh ** -0.5), -1), v);
   } else {
     // Per-head projections as one broadcast MatMul: [G, 1, N, d] x [h, d, dh] -> [G, h, N, dh], no transposes.
     const x4 = reshape(x, [groups, 1, n, d]);

@@ -7,7 +7,7 @@
  *   onnxruntime's CPU engine has few float16 kernels and wraps the others in Casts, so on CPU it is
  *   slower and less exact (bench/export_dtypes.ts measures both); for engines with fp16 math.
  */
-import { f32ToF16 } from '../io/safetensors.js';
+import { f32ToF16 } from '../half.js';
 import { HybridVisionError } from '../tensor.js';
 import { DT, floatsOf, node, tensor, type AttrP, type ModelP, type NodeP, type TensorP } from './proto.js';
 

@@ -13,4 +13,4 @@ export { setupWeb, webRuntime, type WebSetup, type WebRuntime } from './ort.js';
 export { decodeWebImage, rgbaToRgb, type WebImageInput } from './image.js';
 export { fetchBytes, isCached, loadModelFromUrl, loadModelFromFile, modelFromCheckpoint, createWebModel, type Progress, type FetchOptions, type LoadOptions } from './weights.js';
 export { Inspector, type AttentionMap, type InspectResult } from './inspect.js';
-export { collectTaps, tap, type Tap } from '../graph/taps.js';
+export { tap, type Tap } from '../graph/taps.js';

@@ -3,9 +3,8 @@
  * Mobile→Former and Former→Mobile bridges, MobileViT's patch attention), fetched as extra outputs of
  * the same compiled graph, and input-gradient saliency. Browser-safe; runs on any engine.
  */
-import { collectTaps, type Tap } from '../graph/taps.js';
-import { lowerToOnnx } from '../onnx/lower.js';
-import { getEngine, type Session } from '../runtime/engine.js';
+import type { Tap } from '../graph/taps.js';
+import { Program } from '../runtime/program.js';
 import type { HybridModel } from '../models/model.js';
 import { InputGradient } from '../train/saliency.js';
 import { HybridVisionError, shapeStr, type HostTensor } from '../tensor.js';
@@ -56,21 +55,22 @@ function reduce(t: Tap, out: HostTensor, batch: number): AttentionMap {
 
 /** A model compiled once per input shape with its taps as extra outputs. */
 export class Inspector {
-  private sessions = new Map<string, Promise<{ session: Session; taps: Tap[] }>>();
+  private sessions = new Map<string, Promise<{ program: Program; taps: Tap[] }>>();
   private grads = new Map<string, Promise<InputGradient>>();
 
   constructor(readonly model: HybridModel) {}
 
-  private compile(shape: number[]): Promise<{ session: Session; taps: Tap[] }> {
+  private compile(shape: number[]): Promise<{ program: Program; taps: Tap[] }> {
     const key = shape.join('x');
     let s = this.sessions.get(key);
     if (!s) {
-      const { result: b, taps } = collectTaps(() => this.model.build(shape));
+      const b = this.model.build(shape, { taps: true });
+      const taps = b.graph.taps;
       const outputs = [{ name: 'logits', value: b.out.logits }, ...taps.map((t, i) => ({ name: `tap${i}`, value: t.value }))];
-      const m = lowerToOnnx(b.graph, { outputs, params: 'initializer', weights: this.model.weights });
-      s = getEngine()
-        .createSession(m.bytes, { threads: this.model.threads })
-        .then((session) => ({ session, taps }));
+      s = Program.compile({ graph: b.graph, outputs, params: 'initializer', weights: this.model.weights, threads: this.model.threads }).then((program) => ({
+        program,
+        taps,
+      }));
       this.sessions.set(key, s);
     }
     return s;
@@ -79,8 +79,8 @@ export class Inspector {
   /** Logits and every attention map the model marks (none for pure CNNs). */
   async attention(x: HostTensor): Promise<InspectResult> {
     if (x.shape.length !== 4) throw new HybridVisionError(`input must be [N, 3, H, W], got ${shapeStr(x.shape)}`);
-    const { session, taps } = await this.compile([...x.shape]);
-    const out = await session.run({ input: x });
+    const { program, taps } = await this.compile([...x.shape]);
+    const out = await program.run({ input: x });
     return { logits: out['logits'], maps: taps.map((t, i) => reduce(t, out[`tap${i}`], x.shape[0])) };
   }
 
@@ -110,7 +110,7 @@ export class Inspector {
   }
 
   async release(): Promise<void> {
-    const all = [...this.sessions.values()].map((p) => p.then((s) => s.session.release()));
+    const all = [...this.sessions.values()].map((p) => p.then((s) => s.program.release()));
     const sal = [...this.grads.values()].map((p) => p.then((s) => s.release()));
     this.sessions.clear();
     this.grads.clear();

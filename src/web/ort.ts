@@ -11,8 +11,8 @@
 import * as ortWasm from 'onnxruntime-web/wasm';
 import { Graph } from '../graph/ir.js';
 import { add } from '../graph/ops/elementwise.js';
-import { lowerToOnnx } from '../onnx/lower.js';
-import { getEngine, setEngine } from '../runtime/engine.js';
+import { setEngine } from '../runtime/engine.js';
+import { Program } from '../runtime/program.js';
 import { ortEngine, type OrtModule } from '../runtime/ort_common.js';
 import { HybridVisionError } from '../tensor.js';
 
@@ -55,10 +55,9 @@ export function webRuntime(): Promise<WebRuntime> | null {
 async function warmUp(): Promise<void> {
   const g = new Graph();
   const a = g.input('a', [1]);
-  const m = lowerToOnnx(g, { outputs: [{ name: 'b', value: add(a, a) }], params: 'initializer', weights: new Map() });
   try {
-    const s = await getEngine().createSession(m.bytes, { threads: 1 });
-    await s.release();
+    const p = await Program.compile({ graph: g, outputs: [{ name: 'b', value: add(a, a) }], params: 'initializer', weights: new Map(), threads: 1 });
+    await p.release();
   } catch {
     // a real session reports the problem
   }

@@ -2,11 +2,10 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../io/node_files.js';
-import { calibrationBatches, convertDtype, EXPORT_DTYPES, type ExportDtype } from '../../onnx/dtype.js';
+import { calibrationBatches, convertDtype, EXPORT_DTYPES, type ExportDtype } from '../../runtime/export_dtype.js';
 import { decodeModel, encodeModel } from '../../onnx/proto.js';
 import { dynamicBatch, DYNAMIC_BATCH_PROBES } from '../../onnx/dynamic_batch.js';
 import { imagesToBatch } from '../../pipeline.js';
-import { getEngine } from '../../runtime/engine.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 import { checkBatchInput, joinSize, parse, posInt, sizeValue, usageError, type CommandSpec } from '../args.js';
 import { HybridVisionError } from '../../tensor.js';
@@ -68,7 +67,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
       calibration = calibrationBatches(await imagesToBatch(m, files), values['dynamic-batch'] ? files.length : batch);
       note = `, calibrated on ${files.length} images`;
     }
-    const r = await convertDtype(bytes, dtype, { calibration, engine: getEngine(), threads: m.threads });
+    const r = await convertDtype(bytes, dtype, { calibration, threads: m.threads });
     bytes = r.bytes;
     if (r.q8) note = `; int8: ${r.q8.convs} convolutions, ${r.q8.matmuls} matrix products${note}`;
   }

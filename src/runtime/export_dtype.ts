@@ -1,9 +1,9 @@
 /** `export --dtype`: a lowered fp32 model converted to fp16 or int8 (see fp16.ts, quantize.ts). */
-import type { Engine } from '../runtime/engine.js';
+import { Program } from './program.js';
 import { HybridVisionError, type HostTensor } from '../tensor.js';
-import { toFp16, type Fp16Mode } from './fp16.js';
-import { decodeModel, encodeModel } from './proto.js';
-import { applyQ8, q8CalibrationTargets, withExtraOutputs, type Q8Report, type Range } from './quantize.js';
+import { toFp16, type Fp16Mode } from '../onnx/fp16.js';
+import { decodeModel, encodeModel } from '../onnx/proto.js';
+import { applyQ8, q8CalibrationTargets, withExtraOutputs, type Q8Report, type Range } from '../onnx/quantize.js';
 
 export const EXPORT_DTYPES = ['fp32', 'fp16', 'fp16-graph', 'q8'] as const;
 export type ExportDtype = (typeof EXPORT_DTYPES)[number];
@@ -11,8 +11,6 @@ export type ExportDtype = (typeof EXPORT_DTYPES)[number];
 export interface DtypeOptions {
   /** q8: input batches ('input' tensors) the activation ranges are calibrated on. */
   calibration?: HostTensor[];
-  /** q8: the engine that runs the calibration. */
-  engine?: Engine;
   threads?: number;
 }
 
@@ -24,16 +22,16 @@ export async function convertDtype(bytes: Uint8Array, dtype: ExportDtype, opts: 
     return { bytes: encodeModel(toFp16(m, mode)) };
   }
   if (dtype !== 'q8') throw new HybridVisionError(`unknown dtype '${dtype}' (one of ${EXPORT_DTYPES.join(', ')})`);
-  if (!opts.engine || !opts.calibration?.length) throw new HybridVisionError('q8 needs calibration images and an engine');
+  if (!opts.calibration?.length) throw new HybridVisionError('q8 needs calibration images');
   const targets = q8CalibrationTargets(m);
-  const ranges = await calibrate(encodeModel(withExtraOutputs(m, targets)), targets, opts.calibration, opts.engine, opts.threads);
+  const ranges = await calibrate(encodeModel(withExtraOutputs(m, targets)), targets, opts.calibration, opts.threads);
   const q8 = applyQ8(m, ranges);
   return { bytes: encodeModel(m), q8 };
 }
 
 /** min/max of each named tensor over the calibration batches. */
-export async function calibrate(bytes: Uint8Array, names: string[], batches: HostTensor[], engine: Engine, threads = 2): Promise<Map<string, Range>> {
-  const s = await engine.createSession(bytes, { threads });
+export async function calibrate(bytes: Uint8Array, names: string[], batches: HostTensor[], threads = 2): Promise<Map<string, Range>> {
+  const s = await Program.open(bytes, { threads });
   const ranges = new Map<string, Range>();
   try {
     for (const x of batches) {

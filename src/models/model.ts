@@ -47,7 +47,7 @@ export class HybridModel {
     readonly spec: ModelSpec,
     opts: CreateOptions = {},
   ) {
-    const fromWeights = opts.weights?.get(spec.classifierKey)?.shape[0];
+    const fromWeights = opts.weights && spec.numClassesFromWeights ? spec.numClassesFromWeights(opts.weights) : opts.weights?.get(spec.classifierKey)?.shape[0];
     this.numClasses = opts.numClasses ?? fromWeights ?? spec.cfg.numClasses;
     this.labels = opts.labels ?? null;
     if (this.labels && this.labels.length !== this.numClasses) {

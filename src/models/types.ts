@@ -3,7 +3,7 @@ import type { Value } from '../graph/ir.js';
 import type { Module } from '../nn/module.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 
-export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2';
+export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2' | 'deeplabv3' | 'ssdlite';
 
 /** timm-style pretrained config plus the paper's reference figures. */
 export interface PretrainedCfg extends PreprocessConfig {
@@ -51,6 +51,8 @@ export interface ModelSpec {
   headPrefixes: string[];
   /** The final classifier weight [numClasses, F]; its shape tells the class count of a checkpoint. */
   classifierKey: string;
+  /** The class count of a checkpoint when it is not the classifier weight's first dimension (SSD heads). */
+  numClassesFromWeights?(sd: Map<string, { shape: number[] }>): number | undefined;
 }
 
 /** A block mapping one feature map to another. */

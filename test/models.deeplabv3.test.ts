@@ -1,0 +1,61 @@
+/** Golden DeepLabv3 cases (../shared/golden/dense): every tensor of both io files, within the manifest tolerances. */
+import '../src/node.js';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createModel, listModels } from '../src/models/registry.js';
+import { assertClose } from './helpers/compare.js';
+import { denseShapes, denseWeights, loadDenseCase } from './helpers/dense_golden.js';
+import { goldenOrSkip } from './helpers/golden.js';
+
+const g = goldenOrSkip();
+
+const CASES = [
+  { kase: 'deeplabv3_mobilevitv3_xxs_voc', shapes: 'mobilevitv3_xxs/deeplabv3_voc' },
+  { kase: 'deeplabv3_mobilevitv3_0.5_voc', shapes: 'mobilevitv3_0.5/deeplabv3_voc' },
+  { kase: 'deeplabv3_mobilevitv3_0.5_ade20k', shapes: 'mobilevitv3_0.5/deeplabv3_ade20k' },
+];
+
+for (const { kase, shapes } of CASES) {
+  test(`golden ${kase}: every tensor of io and io2 (encoder taps, ASPP, low-res and upsampled logits, aux)`, { skip: g.skip }, async () => {
+    const c = loadDenseCase(g.dir, kase);
+    const m = createModel(kase, { weights: await denseWeights(g.dir, c, shapes) });
+    assert.equal(m.numClasses, c.manifest.num_classes, 'class count detected from the keys');
+    assert.equal(m.numParams(), c.manifest.num_params);
+    for (const [tag, io] of [['io', c.io], ['io2', c.io2]] as const) {
+      const info = c.manifest.io[tag];
+      const out = await m.forwardFeatures(io.get('input')!);
+      let checked = 0;
+      const worst: string[] = [];
+      for (const [k, ref] of io) {
+        if (k === 'input') continue;
+        const tol = info.tolerance_suggestion[k];
+        assert.ok(tol, `${kase} ${tag}: tolerance for ${k}`);
+        const ours = k === 'logits' ? out.logits : out[k];
+        assert.ok(ours, `${kase} ${tag}: we produce ${k}`);
+        const d = assertClose(ours, ref, tol.atol, tol.rtol, `${kase} ${tag} ${k}`);
+        worst.push(`${k} ${d.toExponential(2)}/${tol.atol}`);
+        checked++;
+      }
+      assert.equal(checked, Object.keys(info.tensors).length - 1, `${kase} ${tag}: every stored tensor checked`);
+      console.log(`${kase} ${tag}: ${worst.join(', ')}`);
+    }
+    await m.dispose();
+  });
+}
+
+test('every DeepLabv3 variant: parameter counts equal the official state dicts (all, and without the aux head)', { skip: g.skip }, () => {
+  const shapes = denseShapes(g.dir);
+  const names = listModels('deeplabv3_*');
+  assert.equal(names.length, 9);
+  for (const name of names) {
+    const [, backbone, dataset] = /^deeplabv3_(.+)_(voc|ade20k)$/.exec(name)!;
+    const ref = shapes[`${backbone}/deeplabv3_${dataset}`];
+    const m = createModel(name);
+    const ours = m.stateShapes();
+    assert.deepEqual([...ours.keys()].sort(), Object.keys(ref.state_dict).sort(), `${name} keys`);
+    for (const [k, v] of ours) assert.deepEqual(v.shape, ref.state_dict[k].shape, `${name} ${k}`);
+    assert.equal(m.numParams(), ref.num_params, `${name} params`);
+    const aux = m.stateEntries().filter((e) => !e.buffer && e.key.startsWith('seg_head.aux_head.')).reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+    assert.equal(m.numParams() - aux, ref.num_params_without_aux, `${name} params without aux`);
+  }
+});

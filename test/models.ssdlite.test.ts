@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { ssdAnchors, ssdDecode, ssdPostprocess, toPixelBoxes } from '../src/detect/index.js';
 import { createModel, listModels } from '../src/models/registry.js';
 import type { SsdLite } from '../src/models/ssdlite.js';
+import { denseOutputs } from '../src/models/dense_outputs.js';
 import { assertClose } from './helpers/compare.js';
 import { compareDetections } from './helpers/detections.js';
 import { denseShapes, denseWeights, loadDenseCase } from './helpers/dense_golden.js';
@@ -101,4 +102,24 @@ test('SSDLite class count follows the checkpoint head (fine-tuned heads)', () =>
   const again = createModel('ssdlite_mobilevitv3_xxs_coco', { weights: sd });
   assert.equal(again.numClasses, 11);
   assert.deepEqual(sd.get('ssd_heads.0.loc_cls_layer.pw_conv.block.conv.weight')!.shape, [6 * 15, 512, 1, 1]);
+});
+
+test('denseOutputs: every tensor name of every golden dense io2 file, same shapes, same detections', { skip: g.skip }, async () => {
+  const all = [
+    { kase: 'deeplabv3_mobilevitv3_xxs_voc', shapes: 'mobilevitv3_xxs/deeplabv3_voc' },
+    { kase: 'deeplabv3_mobilevitv3_0.5_ade20k', shapes: 'mobilevitv3_0.5/deeplabv3_ade20k' },
+    ...CASES,
+  ];
+  for (const { kase, shapes } of all) {
+    const c = loadDenseCase(g.dir, kase);
+    const m = createModel(kase, { weights: await denseWeights(g.dir, c, shapes) });
+    const out = await denseOutputs(m, c.io2.get('input')!);
+    for (const [k, ref] of c.io2) {
+      if (k === 'input') continue;
+      assert.ok(out[k], `${kase}: denseOutputs has ${k}`);
+      assert.deepEqual(out[k].shape, ref.shape, `${kase} ${k} shape`);
+      if (k.endsWith('_labels')) assert.deepEqual(new Set(out[k].data as BigInt64Array), new Set(ref.data as BigInt64Array), `${kase} ${k}`);
+    }
+    await m.dispose();
+  }
 });

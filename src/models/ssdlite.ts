@@ -177,7 +177,8 @@ export const SSDLITE_SPECS: ModelSpec[] = VARIANTS.map(({ backbone, paramsM, lab
       paper: { params: paramsM, madds: 0, top1: 0, resolution: 320, maddsConvention: 'cvnets profiler' },
     },
     build: (n: number) => new SsdLite(cfg, n),
-    headPrefixes: ['ssd_heads.'],
+    // the class-dependent convs only: projections and depthwise convs keep their weights
+    headPrefixes: [0, 1, 2, 3, 4].map((i) => `ssd_heads.${i}.loc_cls_layer.pw_conv.`).concat('ssd_heads.5.loc_cls_layer.'),
     classifierKey: 'ssd_heads.5.loc_cls_layer.block.conv.weight',
     numClassesFromWeights: (sd) => ssdClasses(cfg, sd),
   };

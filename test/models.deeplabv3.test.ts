@@ -3,7 +3,9 @@ import '../src/node.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createModel, listModels } from '../src/models/registry.js';
-import { assertClose } from './helpers/compare.js';
+import { assertClose, loadCase, maxAbs } from './helpers/compare.js';
+import { initEncoderFromClassifier } from '../src/models/dense_encoder.js';
+import { frozenPredicate } from '../src/train/step.js';
 import { denseShapes, denseWeights, loadDenseCase } from './helpers/dense_golden.js';
 import { goldenOrSkip } from './helpers/golden.js';
 
@@ -58,4 +60,27 @@ test('every DeepLabv3 variant: parameter counts equal the official state dicts (
     const aux = m.stateEntries().filter((e) => !e.buffer && e.key.startsWith('seg_head.aux_head.')).reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
     assert.equal(m.numParams() - aux, ref.num_params_without_aux, `${name} params without aux`);
   }
+});
+
+test('encoder from a classification checkpoint: the dense model reproduces the golden classifier stages (OS16: layers 0-4 unchanged)', { skip: g.skip }, async () => {
+  const c = loadCase(g.dir, 'mobilevitv3_xxs_nc1000_256');
+  const m = createModel('deeplabv3_mobilevitv3_xxs_voc');
+  const head0 = (m.weights.get('seg_head.classifier.classifier.block.conv.weight')!.data as Float32Array).slice();
+  initEncoderFromClassifier(m, c.weights!);
+  assert.deepEqual(m.weights.get('seg_head.classifier.classifier.block.conv.weight')!.data, head0, 'the head keeps its weights');
+  const out = await m.forwardFeatures(c.io.get('input')!);
+  for (let i = 0; i <= 4; i++) {
+    const ref = c.io.get(`out_stage${i}`)!;
+    assertClose(out[`out_l${i}`], ref, 1e-4 * maxAbs(ref), 1e-3, `out_l${i} vs classifier out_stage${i}`);
+  }
+  // layer_5 lost its stride: same channels, twice the size
+  assert.deepEqual(out.out_l5.shape.slice(2), c.io.get('out_stage4')!.shape.slice(2));
+  assert.throws(() => initEncoderFromClassifier(createModel('deeplabv3_mobilevitv3_0.5_voc'), c.weights!), /backbone checkpoint/);
+  await m.dispose();
+});
+
+test("freeze 'backbone' of a dense model freezes exactly encoder.*", () => {
+  const m = createModel('deeplabv3_mobilevitv3_xxs_voc');
+  const frozen = frozenPredicate(m, 'backbone');
+  for (const e of m.stateEntries()) assert.equal(frozen(e.key), e.key.startsWith('encoder.'), e.key);
 });

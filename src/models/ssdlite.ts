@@ -179,6 +179,7 @@ export const SSDLITE_SPECS: ModelSpec[] = VARIANTS.map(({ backbone, paramsM, lab
     build: (n: number) => new SsdLite(cfg, n),
     // the class-dependent convs only: projections and depthwise convs keep their weights
     headPrefixes: [0, 1, 2, 3, 4].map((i) => `ssd_heads.${i}.loc_cls_layer.pw_conv.`).concat('ssd_heads.5.loc_cls_layer.'),
+    backbonePrefixes: ['encoder.'],
     classifierKey: 'ssd_heads.5.loc_cls_layer.block.conv.weight',
     numClassesFromWeights: (sd) => ssdClasses(cfg, sd),
   };

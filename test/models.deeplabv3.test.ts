@@ -6,6 +6,7 @@ import { createModel, listModels } from '../src/models/registry.js';
 import { assertClose, loadCase, maxAbs } from './helpers/compare.js';
 import { initEncoderFromClassifier } from '../src/models/dense_encoder.js';
 import { frozenPredicate } from '../src/train/step.js';
+import { summarize } from '../src/models/summary.js';
 import { denseShapes, denseWeights, loadDenseCase } from './helpers/dense_golden.js';
 import { goldenOrSkip } from './helpers/golden.js';
 
@@ -83,4 +84,32 @@ test("freeze 'backbone' of a dense model freezes exactly encoder.*", () => {
   const m = createModel('deeplabv3_mobilevitv3_xxs_voc');
   const frozen = frozenPredicate(m, 'backbone');
   for (const e of m.stateEntries()) assert.equal(frozen(e.key), e.key.startsWith('encoder.'), e.key);
+});
+
+test('summary counts the inference model as the paper does (no aux head): every dense model next to its paper figure', { skip: g.skip }, () => {
+  const shapes = denseShapes(g.dir);
+  for (const name of [...listModels('deeplabv3_*'), ...listModels('ssdlite_*')]) {
+    const [, head, backbone, dataset] = /^(deeplabv3|ssdlite)_(.+)_(voc|ade20k|coco)$/.exec(name)!;
+    const ref = shapes[`${backbone}/${head}_${dataset}`];
+    const m = createModel(name);
+    const s = summarize(m, 64, 64);
+    assert.equal(s.params, ref.num_params_without_aux, `${name} params without aux`);
+    assert.equal(s.paramsTotal, ref.num_params, `${name} all params`);
+    const paper = m.spec.cfg.paper.params;
+    assert.equal(paper || null, ref.paper_params_M, `${name} paper figure`);
+    // the README: every figure is the count rounded to 0.1 M, except SSDLite-0.5 (2.09 M listed as 2.0)
+    if (paper && name !== 'ssdlite_mobilevitv3_0.5_coco') assert.equal((s.params / 1e6).toFixed(1), paper.toFixed(1), `${name} vs paper`);
+  }
+  // the aux head is not part of inference: no MAdds from it
+  const m = createModel('deeplabv3_mobilevitv3_0.5_voc');
+  const { graph } = m.build([1, 3, 64, 64]);
+  let all = 0;
+  let aux = 0;
+  for (const n of graph.nodes) {
+    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const')) continue;
+    all += n.op.madds(n);
+    if (n.scope.startsWith('seg_head.aux_head')) aux += n.op.madds(n);
+  }
+  assert.ok(aux > 0);
+  assert.equal(summarize(m, 64, 64).madds, all - aux);
 });

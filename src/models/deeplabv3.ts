@@ -167,6 +167,7 @@ export const DEEPLABV3_SPECS: ModelSpec[] = VARIANTS.map(({ backbone, dataset, p
     build: (n: number) => new DeepLabV3(cfg, n),
     headPrefixes: ['seg_head.classifier.', 'seg_head.aux_head.2.'],
     backbonePrefixes: ['encoder.'],
+    trainingOnlyPrefixes: ['seg_head.aux_head.'],
     classifierKey,
   };
 });

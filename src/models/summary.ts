@@ -13,7 +13,11 @@ export interface ModelSummary {
   model: string;
   inputSize: [number, number];
   rows: StageRow[];
+  /** Parameters of the inference model (without training-only parts such as an aux head; what papers count). */
   params: number;
+  /** Every parameter of the state dict (= params unless the model has training-only parts). */
+  paramsTotal: number;
+  /** MAdds of what inference computes (nodes the logits depend on). */
   madds: number;
 }
 
@@ -24,16 +28,31 @@ function stageOf(path: string): string {
 }
 
 export function summarize(model: HybridModel, height: number, width: number): ModelSummary {
-  const { graph } = model.build([1, 3, height, width]);
+  const { graph, out } = model.build([1, 3, height, width]);
+  // only what the logits depend on (a DeepLabv3 aux head is built as a feature but not run at inference)
+  const live = new Set<number>();
+  const stack = [out.logits];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (live.has(v.id) || !v.node) continue;
+    live.add(v.id);
+    stack.push(...v.node.inputs);
+  }
+  const trainingOnly = model.spec.trainingOnlyPrefixes ?? [];
+  let paramsTotal = 0;
   const rows = new Map<string, StageRow>();
   const row = (s: string) => {
     let r = rows.get(s);
     if (!r) rows.set(s, (r = { stage: s, outputShape: null, params: 0, madds: 0 }));
     return r;
   };
-  for (const e of model.stateEntries()) if (!e.buffer) row(stageOf(e.key)).params += numel(e.shape);
+  for (const e of model.stateEntries()) {
+    if (e.buffer) continue;
+    paramsTotal += numel(e.shape);
+    if (!trainingOnly.some((p) => e.key.startsWith(p))) row(stageOf(e.key)).params += numel(e.shape);
+  }
   for (const n of graph.nodes) {
-    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const')) continue;
+    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !n.outputs.some((v) => live.has(v.id))) continue;
     row(stageOf(n.scope || 'other')).madds += n.op.madds(n);
   }
   // Output shapes: the last node output produced inside each stage's scope.
@@ -47,6 +66,7 @@ export function summarize(model: HybridModel, height: number, width: number): Mo
     inputSize: [height, width],
     rows: list,
     params: list.reduce((a, r) => a + r.params, 0),
+    paramsTotal,
     madds: list.reduce((a, r) => a + r.madds, 0),
   };
 }

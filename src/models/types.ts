@@ -51,6 +51,8 @@ export interface ModelSpec {
   headPrefixes: string[];
   /** The final classifier weight [numClasses, F]; its shape tells the class count of a checkpoint. */
   classifierKey: string;
+  /** Parameters that only training uses (the DeepLabv3 aux head): left out of the summary's count, as the papers count. */
+  trainingOnlyPrefixes?: string[];
   /** State-dict key prefixes of the backbone (what `freeze: 'backbone'` freezes); default: everything outside headPrefixes. */
   backbonePrefixes?: string[];
   /** The class count of a checkpoint when it is not the classifier weight's first dimension (SSD heads). */

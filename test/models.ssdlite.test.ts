@@ -101,6 +101,9 @@ test('SSDLite class count follows the checkpoint head (fine-tuned heads)', () =>
   const sd = m.stateDict();
   const again = createModel('ssdlite_mobilevitv3_xxs_coco', { weights: sd });
   assert.equal(again.numClasses, 11);
+  assert.equal(again.labels, null, 'no COCO names for a fine-tuned head');
+  assert.deepEqual(createModel('ssdlite_mobilevitv3_xxs_coco').labels!.slice(0, 3), ['background', 'person', 'bicycle']);
+  assert.equal(createModel('deeplabv3_mobilevitv3_0.5_ade20k').labels!.length, 150);
   assert.deepEqual(sd.get('ssd_heads.0.loc_cls_layer.pw_conv.block.conv.weight')!.shape, [6 * 15, 512, 1, 1]);
 });
 

@@ -13,6 +13,8 @@ import { Module } from '../nn/module.js';
 import { ConvLayer, MV3_RELEASE, type OutputStride } from './cvnets_layers.js';
 import { cvnetsTree, denseEncoder, type DenseEncoder } from './dense_encoder.js';
 import type { ModelSpec, Network, NetworkOutput } from './types.js';
+import { VOC_CLASSES } from '../data/voc_classes.js';
+import { ADE20K_CLASSES } from '../data/ade20k_classes.js';
 
 export interface DeepLabV3Config {
   backbone: string;
@@ -161,6 +163,7 @@ export const DEEPLABV3_SPECS: ModelSpec[] = VARIANTS.map(({ backbone, dataset, p
       std: [1, 1, 1],
       channelOrder: v1 ? 'BGR' : 'RGB',
       numClasses: dataset === 'voc' ? 21 : 150,
+      labels: dataset === 'voc' ? VOC_CLASSES : ADE20K_CLASSES,
       url: MV3_RELEASE,
       paper: { params: paramsM, madds: 0, top1: 0, resolution: 512, maddsConvention: 'cvnets profiler' },
     },

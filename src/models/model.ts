@@ -49,7 +49,7 @@ export class HybridModel {
   ) {
     const fromWeights = opts.weights && spec.numClassesFromWeights ? spec.numClassesFromWeights(opts.weights) : opts.weights?.get(spec.classifierKey)?.shape[0];
     this.numClasses = opts.numClasses ?? fromWeights ?? spec.cfg.numClasses;
-    this.labels = opts.labels ?? null;
+    this.labels = opts.labels ?? (spec.cfg.labels && spec.cfg.labels.length === this.numClasses ? [...spec.cfg.labels] : null);
     if (this.labels && this.labels.length !== this.numClasses) {
       throw new HybridVisionError(`${this.labels.length} labels given for ${this.numClasses} classes`);
     }

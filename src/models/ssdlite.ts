@@ -18,6 +18,7 @@ import { ssdAnchorsPerLocation, SSD_ANCHOR_DEFAULTS, SSD_POSTPROCESS_V1, SSD_POS
 import { ConvLayer, MV3_RELEASE } from './cvnets_layers.js';
 import { cvnetsTree, denseEncoder, type DenseEncoder } from './dense_encoder.js';
 import type { ModelSpec, Network, NetworkOutput } from './types.js';
+import { COCO_81 } from '../data/coco_classes.js';
 
 export interface SsdLiteConfig {
   backbone: string;
@@ -173,6 +174,7 @@ export const SSDLITE_SPECS: ModelSpec[] = VARIANTS.map(({ backbone, paramsM, lab
       std: [1, 1, 1],
       channelOrder: v1 ? 'BGR' : 'RGB',
       numClasses: 81,
+      labels: COCO_81,
       url: MV3_RELEASE,
       paper: { params: paramsM, madds: 0, top1: 0, resolution: 320, maddsConvention: 'cvnets profiler' },
     },

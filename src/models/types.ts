@@ -17,6 +17,8 @@ export interface PretrainedCfg extends PreprocessConfig {
    * side and sampled bilinearly to inputSize (the training views), instead of resize + center crop.
    */
   pad?: number;
+  /** Class names of the default head (dense heads: VOC, ADE20K, COCO with background); used while the class count is the default. */
+  labels?: readonly string[];
 }
 
 /** One variant's published facts (every family's spec table has this shape). */

@@ -31,3 +31,13 @@ for (const kase of ['deeplabv3_mobilevitv3_xxs_voc', 'ssdlite_mobilevitv3_xxs_co
     }
   });
 }
+
+test('summary counts a dense model at its own class count; predict refuses dense models with one line', { skip: g.skip }, () => {
+  const s = spawnSync(process.execPath, [CLI, 'summary', 'deeplabv3_mobilevitv3_0.5_voc'], { encoding: 'utf8' });
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stdout, /total\s+6,301,710/);
+  const p = spawnSync(process.execPath, [CLI, 'predict', 'ssdlite_mobilevitv3_xxs_coco', '--weights', join(g.dir, 'dense', 'pt', 'ssdlite_mobilevitv3_xxs_coco.pt'), join(REPO_ROOT, 'assets', 'samples', 'bag.png')], { encoding: 'utf8' });
+  assert.equal(p.status, 1);
+  assert.equal(p.stderr.trim().split('\n').length, 1);
+  assert.match(p.stderr, /^hybridvision: error: ssdlite_mobilevitv3_xxs_coco is a detection model/);
+});

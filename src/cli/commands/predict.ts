@@ -1,4 +1,5 @@
 /** `hybridvision predict [<model>] [--weights FILE] IMAGE...`: top-k labels per image. */
+import { HybridVisionError } from '../../tensor.js';
 import { relative } from 'node:path';
 import { listModels } from '../../models/registry.js';
 import { loadModelFile } from '../../models/model_file_node.js';
@@ -28,6 +29,9 @@ export async function predictCommand(argv: string[]): Promise<void> {
     images = defaultSamples();
   }
   const model = await loadModelFile(weights, name);
+  if (model.spec.family === 'deeplabv3' || model.spec.family === 'ssdlite') {
+    throw new HybridVisionError(`${model.name} is a ${model.spec.family === 'ssdlite' ? 'detection' : 'segmentation'} model; predict classifies images (hybridvision run writes its outputs)`);
+  }
   const k = posInt(values.top, 'top', 5);
   const preds = topK(model, await model.forward(await imagesToBatch(model, images)), k);
   if (values.json) console.log(JSON.stringify(images.map((image, i) => ({ image, predictions: preds[i] })), null, 2));

@@ -104,6 +104,9 @@ test('SSDLite class count follows the checkpoint head (fine-tuned heads)', () =>
   assert.equal(again.labels, null, 'no COCO names for a fine-tuned head');
   assert.deepEqual(createModel('ssdlite_mobilevitv3_xxs_coco').labels!.slice(0, 3), ['background', 'person', 'bicycle']);
   assert.equal(createModel('deeplabv3_mobilevitv3_0.5_ade20k').labels!.length, 150);
+  // the exported inference graph ends in both head outputs
+  const onnx = createModel('ssdlite_mobilevitv3_xxs_coco').toOnnx([1, 3, 96, 64]);
+  assert.deepEqual(onnx.outputs, ['logits', 'box_regressions']);
   assert.deepEqual(sd.get('ssd_heads.0.loc_cls_layer.pw_conv.block.conv.weight')!.shape, [6 * 15, 512, 1, 1]);
 });
 

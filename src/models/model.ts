@@ -136,8 +136,8 @@ export class HybridModel {
   /** The inference program for an input shape: logits (and the feature maps), weights baked in as initializers. */
   programSpec(inputShape: number[], opts: { features?: boolean } = {}): ProgramSpec {
     const b = this.build(inputShape);
-    const outputs = [{ name: 'logits', value: b.out.logits }];
-    if (opts.features) for (const f of b.out.features) outputs.push({ name: f.name, value: f.value });
+    const outputs = [{ name: 'logits', value: b.out.logits }, ...(b.out.extraOutputs ?? [])];
+    if (opts.features) for (const f of b.out.features) if (!outputs.some((o) => o.name === f.name)) outputs.push({ name: f.name, value: f.value });
     return {
       graph: b.graph,
       outputs,

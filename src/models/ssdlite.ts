@@ -120,7 +120,7 @@ export class SsdLite extends Module implements Network {
     const boxes = slice(all, [0], [4], [2]);
     const cls = slice(all, [4], [K], [2]);
     features.push({ name: 'box_regressions', value: boxes });
-    return { logits: cls, features, preLogits: feats[feats.length - 1] };
+    return { logits: cls, features, preLogits: feats[feats.length - 1], extraOutputs: [{ name: 'box_regressions', value: boxes }] };
   }
 
   /** The official post-processing defaults of this model's tree (v0.1 per-class, v0.2 batched). */

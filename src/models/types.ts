@@ -37,6 +37,8 @@ export interface NetworkOutput {
   features: { name: string; value: Value }[];
   /** Pooled pre-logits features. */
   preLogits: Value;
+  /** Outputs that belong with the logits in every inference program (SSD: box_regressions). */
+  extraOutputs?: { name: string; value: Value }[];
 }
 
 export interface Network extends Module {

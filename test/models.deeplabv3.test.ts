@@ -48,7 +48,7 @@ for (const { kase, shapes } of CASES) {
 
 test('every DeepLabv3 variant: parameter counts equal the official state dicts (all, and without the aux head)', { skip: g.skip }, () => {
   const shapes = denseShapes(g.dir);
-  const names = listModels('deeplabv3_*');
+  const names = listModels('deeplabv3_mobilevitv3_*');
   assert.equal(names.length, 9);
   for (const name of names) {
     const [, backbone, dataset] = /^deeplabv3_(.+)_(voc|ade20k)$/.exec(name)!;
@@ -88,7 +88,7 @@ test("freeze 'backbone' of a dense model freezes exactly encoder.*", () => {
 
 test('summary counts the inference model as the paper does (no aux head): every dense model next to its paper figure', { skip: g.skip }, () => {
   const shapes = denseShapes(g.dir);
-  for (const name of [...listModels('deeplabv3_*'), ...listModels('ssdlite_*')]) {
+  for (const name of [...listModels('deeplabv3_mobilevitv3_*'), ...listModels('ssdlite_mobilevitv3_*')]) {
     const [, head, backbone, dataset] = /^(deeplabv3|ssdlite)_(.+)_(voc|ade20k|coco)$/.exec(name)!;
     const ref = shapes[`${backbone}/${head}_${dataset}`];
     const m = createModel(name);
@@ -112,4 +112,15 @@ test('summary counts the inference model as the paper does (no aux head): every 
   }
   assert.ok(aux > 0);
   assert.equal(summarize(m, 64, 64).madds, all - aux);
+});
+
+test('MobileViTv2 baselines run through the same dense code (shapes at OS16/OS8, SSD rows)', async () => {
+  const x = { dtype: 'float32' as const, shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64).map((_, i) => Math.sin(i)) };
+  for (const [name, shape] of [['deeplabv3_mobilevitv2_0.5_voc', [1, 21, 64, 64]], ['deeplabv3_mobilevitv2_0.5_ade20k', [1, 150, 64, 64]], ['ssdlite_mobilevitv2_0.5_coco', [1, 4 * 4 * 6 + 2 * 2 * 6 + 6 + 6 + 6 + 4, 81]]] as const) {
+    const m = createModel(name);
+    const out = await m.forwardFeatures(x);
+    assert.deepEqual(out.logits.shape, shape, name);
+    assert.ok((out.logits.data as Float32Array).every(Number.isFinite), name);
+    await m.dispose();
+  }
 });

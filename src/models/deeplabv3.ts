@@ -138,6 +138,8 @@ const VARIANTS: { backbone: string; dataset: 'voc' | 'ade20k'; paramsM: number; 
   { backbone: 'mobilevitv3_0.5', dataset: 'ade20k', paramsM: 6.4, label: 'MobileViTv3-0.5' },
   { backbone: 'mobilevitv3_0.75', dataset: 'ade20k', paramsM: 9.7, label: 'MobileViTv3-0.75' },
   { backbone: 'mobilevitv3_1.0', dataset: 'ade20k', paramsM: 13.6, label: 'MobileViTv3-1.0' },
+  // MobileViTv2 baselines: the same cvnets v0.2 head and encoder code (no golden case; no paper figure listed here)
+  ...(['0.5', '0.75', '1.0'] as const).flatMap((w) => (['voc', 'ade20k'] as const).map((dataset) => ({ backbone: `mobilevitv2_${w}`, dataset, paramsM: 0, label: `MobileViTv2-${w}` }))),
 ];
 
 export function deeplabv3Config(backbone: string, dataset: 'voc' | 'ade20k'): DeepLabV3Config {
@@ -164,7 +166,7 @@ export const DEEPLABV3_SPECS: ModelSpec[] = VARIANTS.map(({ backbone, dataset, p
       channelOrder: v1 ? 'BGR' : 'RGB',
       numClasses: dataset === 'voc' ? 21 : 150,
       labels: dataset === 'voc' ? VOC_CLASSES : ADE20K_CLASSES,
-      url: MV3_RELEASE,
+      url: backbone.startsWith('mobilevitv3') ? MV3_RELEASE : undefined,
       paper: { params: paramsM, madds: 0, top1: 0, resolution: 512, maddsConvention: 'cvnets profiler' },
     },
     build: (n: number) => new DeepLabV3(cfg, n),

@@ -148,6 +148,8 @@ const VARIANTS: { backbone: string; paramsM: number; label: string }[] = [
   { backbone: 'mobilevitv3_0.5', paramsM: 2.0, label: 'MobileViTv3-0.5' },
   { backbone: 'mobilevitv3_0.75', paramsM: 3.7, label: 'MobileViTv3-0.75' },
   { backbone: 'mobilevitv3_1.0', paramsM: 5.8, label: 'MobileViTv3-1.0' },
+  // MobileViTv2 baselines: the same cvnets v0.2 detector code (no golden case; no paper figure listed here)
+  ...['0.5', '0.75', '1.0'].map((w) => ({ backbone: `mobilevitv2_${w}`, paramsM: 0, label: `MobileViTv2-${w}` })),
 ];
 
 /** The class count of an SSD checkpoint: the global level's conv has A·(4+K) rows. */
@@ -175,7 +177,7 @@ export const SSDLITE_SPECS: ModelSpec[] = VARIANTS.map(({ backbone, paramsM, lab
       channelOrder: v1 ? 'BGR' : 'RGB',
       numClasses: 81,
       labels: COCO_81,
-      url: MV3_RELEASE,
+      url: backbone.startsWith('mobilevitv3') ? MV3_RELEASE : undefined,
       paper: { params: paramsM, madds: 0, top1: 0, resolution: 320, maddsConvention: 'cvnets profiler' },
     },
     build: (n: number) => new SsdLite(cfg, n),

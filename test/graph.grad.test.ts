@@ -204,6 +204,7 @@ interface ConvCase {
   pads: [number, number, number, number];
   groups: number;
   bias?: boolean;
+  dilation?: [number, number];
 }
 const convCases: ConvCase[] = [
   { label: '3x3 s1 p1 g1', x: [2, 3, 7, 6], w: [4, 3, 3, 3], stride: [1, 1], pads: [1, 1, 1, 1], groups: 1, bias: true },
@@ -226,6 +227,14 @@ const convCases: ConvCase[] = [
   { label: 'asym kernel 3x2 stride (2,1)', x: [1, 2, 7, 6], w: [3, 2, 3, 2], stride: [2, 1], pads: [1, 0, 0, 1], groups: 1 },
   { label: 'asym pads depthwise s2', x: [1, 3, 6, 7], w: [3, 1, 3, 3], stride: [2, 2], pads: [0, 1, 1, 0], groups: 3 },
   { label: 'depthwise 3x2 stride (2,1) p0 unread rows', x: [2, 3, 8, 6], w: [3, 1, 3, 2], stride: [2, 1], pads: [0, 0, 0, 1], groups: 3 },
+  // dilation (DeepLabv3 ASPP, dilated MobileViT layers): pads = d·(k−1)/2, pads beyond the map (centre tap only)
+  { label: 'dilated 3x3 d2 p2', x: [2, 3, 7, 6], w: [4, 3, 3, 3], stride: [1, 1], pads: [2, 2, 2, 2], groups: 1, bias: true, dilation: [2, 2] },
+  { label: 'dilated 3x3 d6 p6 (pads beyond a 5x4 map)', x: [1, 3, 5, 4], w: [2, 3, 3, 3], stride: [1, 1], pads: [6, 6, 6, 6], groups: 1, dilation: [6, 6] },
+  { label: 'dilated 3x3 d3 p3 on 8x3 (active along H only)', x: [1, 2, 8, 3], w: [3, 2, 3, 3], stride: [1, 1], pads: [3, 3, 3, 3], groups: 1, dilation: [3, 3] },
+  { label: 'depthwise dilated 3x3 d2 p2', x: [2, 4, 6, 5], w: [4, 1, 3, 3], stride: [1, 1], pads: [2, 2, 2, 2], groups: 4, bias: true, dilation: [2, 2] },
+  { label: 'depthwise dilated 3x3 d4 p4', x: [1, 3, 6, 7], w: [3, 1, 3, 3], stride: [1, 1], pads: [4, 4, 4, 4], groups: 3, dilation: [4, 4] },
+  { label: 'dilated asym (2,1) stride 2 asym pads', x: [1, 2, 9, 7], w: [3, 2, 3, 2], stride: [2, 2], pads: [2, 1, 1, 0], groups: 1, dilation: [2, 1] },
+  { label: 'depthwise dilated d2 stride 2 odd', x: [2, 3, 9, 8], w: [3, 1, 3, 3], stride: [2, 2], pads: [2, 2, 2, 2], groups: 3, dilation: [2, 2] },
 ];
 
 test('VJP: conv2d (strides 1/2, groups 1/depthwise/grouped, odd sizes, asymmetric kernels and pads), every gradient lowering', async () => {
@@ -242,7 +251,7 @@ test('VJP: conv2d (strides 1/2, groups 1/depthwise/grouped, odd sizes, asymmetri
       if (c.bias) specs.push({ shape: [c.w[0]] });
       const label = `conv ${c.label} [${lw.stridedInput}, weight ${lw.depthwiseWeight}/${lw.denseWeight}${dense ? ', dense depthwise' : ''}]`;
       const graph: GraphOptionsInit = { mode: dense ? 'train' : 'eval', lowering: { conv: lw } };
-      await check(label, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups }), { graph });
+      await check(label, specs, (x, w, b) => op.conv2d(x, w, b ?? null, { stride: c.stride, pads: c.pads, groups: c.groups, ...(c.dilation ? { dilation: c.dilation } : {}) }), { graph });
     }
   }
 });
@@ -253,7 +262,7 @@ test('depthwise conv as per-channel dense matrices equals the engine Conv (train
       const g = new Graph({ mode: 'train', lowering: { conv: { denseDepthwiseMaxMatrix: Infinity } } });
       const x = g.input('x', c.x);
       const w = g.input('w', c.w);
-      const a = { stride: c.stride, pads: c.pads, groups: c.groups };
+      const a = { stride: c.stride, pads: c.pads, groups: c.groups, ...(c.dilation ? { dilation: c.dilation } : {}) };
       const dense = op.conv2d(x, w, null, a);
       assert.notEqual(dense.node?.op, op.Conv2dOp, `${c.label}: the dense form is used`);
       const ref = g.apply1(op.Conv2dOp, [x, w], a);

@@ -11,7 +11,7 @@ import { resizeBilinear, silu } from '../nn/functional.js';
 import { fold, foldThrough1x1, unfold } from '../nn/patches.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec } from './cvnets_layers.js';
+import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec, mitLayerDilations, type EncoderOptions } from './cvnets_layers.js';
 import type { ModelSpec, VariantInfo } from './types.js';
 
 export interface MobileViTStage {
@@ -137,9 +137,12 @@ class MobileViTBlock extends Module {
 
 export class MobileViT extends CvnetsClassifier {
   readonly expChannels: number;
+  /** Output channels of conv_1 and layer_1..5 (out_l0 … out_l5). */
+  readonly levelChannels: number[];
   constructor(
     readonly cfg: MobileViTConfig,
     readonly numClasses: number,
+    opts: EncoderOptions = {},
   ) {
     super();
     const e = cfg.mv2Expand;
@@ -147,11 +150,15 @@ export class MobileViT extends CvnetsClassifier {
     this.stage([new InvertedResidual(16, cfg.layer1, 1, e)]);
     this.stage([0, 1, 2].map((i) => new InvertedResidual(i === 0 ? cfg.layer1 : cfg.layer2, cfg.layer2, i === 0 ? 2 : 1, e)));
     let cin = cfg.layer2;
-    for (const st of cfg.stages) {
-      this.stage([new InvertedResidual(cin, st.c, 2, e), new MobileViTBlock(cfg.block, st.c, st, cfg.heads, cfg.dropout)]);
+    // the v1-based block takes no dilation (cvnets v0.1): only the MV2s of dilated layers change
+    const dil = mitLayerDilations(opts.outputStride ?? 32);
+    cfg.stages.forEach((st, i) => {
+      this.stage([new InvertedResidual(cin, st.c, dil[i].stride, e, dil[i].mv2Dilation), new MobileViTBlock(cfg.block, st.c, st, cfg.heads, cfg.dropout)]);
       cin = st.c;
-    }
+    });
+    this.levelChannels = [16, cfg.layer1, cfg.layer2, ...cfg.stages.map((st) => st.c)];
     this.expChannels = Math.min(4 * cin, 960);
+    if (opts.headless) return;
     this.exp = this.add('conv_1x1_exp', new ConvLayer(cin, this.expChannels, 1));
     this.fc = this.add('classifier.fc', new Linear(this.expChannels, numClasses));
     this.classifierDropout = cfg.classifierDropout;

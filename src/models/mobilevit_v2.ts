@@ -13,7 +13,7 @@ import { layerNorm } from '../graph/ops/norm.js';
 import { fold, unfold } from '../nn/patches.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import { Module, ones, zeros } from '../nn/module.js';
-import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec, makeDivisible } from './cvnets_layers.js';
+import { CVNETS_ASSETS, ConvLayer, CvnetsClassifier, InvertedResidual, MV3_RELEASE, cvnetsSpec, makeDivisible, mitLayerDilations, type EncoderOptions } from './cvnets_layers.js';
 import type { ModelSpec, VariantInfo } from './types.js';
 
 export interface MobileViTv2Config {
@@ -139,9 +139,10 @@ class MobileViTv2Block extends Module {
     readonly kind: 'v2' | 'v3',
     c: number,
     st: { d: number; ffn: number; depth: number },
+    dilation = 1,
   ) {
     super();
-    this.dw = this.add('local_rep.0', new ConvLayer(c, c, 3, { groups: c }));
+    this.dw = this.add('local_rep.0', new ConvLayer(c, c, 3, { groups: c, dilation }));
     this.proj1x1 = this.add('local_rep.1', new ConvLayer(c, st.d, 1, { norm: false, act: false }));
     this.layers = Array.from({ length: st.depth }, (_, i) => this.add(`global_rep.${i}`, new LinearAttnFFN(st.d, st.ffn)));
     this.finalNorm = this.add(`global_rep.${st.depth}`, new TokenGroupNorm(st.d));
@@ -164,9 +165,12 @@ class MobileViTv2Block extends Module {
 
 export class MobileViTv2 extends CvnetsClassifier {
   readonly outChannels: number;
+  /** Output channels of conv_1 and layer_1..5 (out_l0 … out_l5). */
+  readonly levelChannels: number[];
   constructor(
     readonly cfg: MobileViTv2Config,
     readonly numClasses: number,
+    opts: EncoderOptions = {},
   ) {
     super();
     const W = mobilevitV2Widths(cfg.width);
@@ -174,11 +178,15 @@ export class MobileViTv2 extends CvnetsClassifier {
     this.stage([new InvertedResidual(W.stem, W.layer1, 1, 2)]);
     this.stage([0, 1].map((i) => new InvertedResidual(i === 0 ? W.layer1 : W.layer2, W.layer2, i === 0 ? 2 : 1, 2)));
     let cin = W.layer2;
-    for (const st of W.stages) {
-      this.stage([new InvertedResidual(cin, st.c, 2, 2), new MobileViTv2Block(cfg.block, st.c, st)]);
+    // cvnets v0.2 passes the layer's (doubled) dilation to the block's depthwise conv
+    const dil = mitLayerDilations(opts.outputStride ?? 32);
+    W.stages.forEach((st, i) => {
+      this.stage([new InvertedResidual(cin, st.c, dil[i].stride, 2, dil[i].mv2Dilation), new MobileViTv2Block(cfg.block, st.c, st, dil[i].blockDilation)]);
       cin = st.c;
-    }
+    });
     this.outChannels = cin;
+    this.levelChannels = [W.stem, W.layer1, W.layer2, ...W.stages.map((st) => st.c)];
+    if (opts.headless) return;
     this.fc = this.add('classifier.1', new Linear(cin, numClasses));
   }
 }

@@ -51,9 +51,10 @@ export class HybridModel {
     opts: CreateOptions = {},
   ) {
     const rows = opts.weights?.get(spec.classifierKey)?.shape[0];
-    const fromWeights = rows === undefined ? undefined : rows / (spec.classifierRowsPerClass ?? 1);
+    const fromWeights =
+      opts.weights && spec.numClassesFromWeights ? spec.numClassesFromWeights(opts.weights) : rows === undefined ? undefined : rows / (spec.classifierRowsPerClass ?? 1);
     this.numClasses = opts.numClasses ?? fromWeights ?? spec.cfg.numClasses;
-    this.labels = opts.labels ?? null;
+    this.labels = opts.labels ?? (spec.cfg.labels && spec.cfg.labels.length === this.numClasses ? [...spec.cfg.labels] : null);
     if (this.labels && this.labels.length !== this.numClasses) {
       throw new HybridVisionError(`${this.labels.length} labels given for ${this.numClasses} classes`);
     }
@@ -145,8 +146,8 @@ export class HybridModel {
   /** The inference program for an input shape: logits (and the feature maps), weights baked in as initializers. */
   programSpec(inputShape: number[], opts: { features?: boolean } = {}): ProgramSpec {
     const b = this.build(inputShape);
-    const outputs = [{ name: 'logits', value: b.out.logits }];
-    if (opts.features) for (const f of b.out.features) outputs.push({ name: f.name, value: f.value });
+    const outputs = [{ name: 'logits', value: b.out.logits }, ...(b.out.extraOutputs ?? [])];
+    if (opts.features) for (const f of b.out.features) if (!outputs.some((o) => o.name === f.name)) outputs.push({ name: f.name, value: f.value });
     return {
       graph: b.graph,
       outputs,

@@ -6,11 +6,13 @@ import { MOBILEVIT_SPECS } from './mobilevit.js';
 import { MOBILEVIT_V2_SPECS } from './mobilevit_v2.js';
 import { RETINANET_SPECS } from './retinanet.js';
 import type { ModelSpec } from './types.js';
+import { DEEPLABV3_SPECS } from './deeplabv3.js';
+import { SSDLITE_SPECS } from './ssdlite.js';
 import { loadPretrainedWith } from '../hub/hooks.js';
 
 
 /** Every family's specs, concatenated (each family file owns its variants). */
-const specs: ModelSpec[] = [...MOBILE_FORMER_SPECS, ...MOBILEVIT_SPECS, ...MOBILEVIT_V2_SPECS, ...RETINANET_SPECS];
+const specs: ModelSpec[] = [...MOBILE_FORMER_SPECS, ...MOBILEVIT_SPECS, ...MOBILEVIT_V2_SPECS, ...DEEPLABV3_SPECS, ...SSDLITE_SPECS, ...RETINANET_SPECS];
 
 function globToRegExp(p: string): RegExp {
   return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');

@@ -2,6 +2,7 @@
 import { numel } from '../tensor.js';
 import type { StateEntry } from '../nn/module.js';
 import type { Built } from './model.js';
+import type { ModelSpec } from './types.js';
 
 export interface StageRow {
   stage: string;
@@ -14,7 +15,11 @@ export interface ModelSummary {
   model: string;
   inputSize: [number, number];
   rows: StageRow[];
+  /** Parameters of the inference model (without training-only parts such as an aux head; what papers count). */
   params: number;
+  /** Every parameter of the state dict (= params unless the model has training-only parts). */
+  paramsTotal: number;
+  /** MAdds of what inference computes (nodes the logits depend on). */
   madds: number;
 }
 
@@ -25,22 +30,45 @@ function stageOf(path: string): string {
   return (parts[0] === 'features' || parts[0] === 'backbone') && parts.length > 1 ? `${parts[0]}.${parts[1]}` : parts[0];
 }
 
-/** `model`: a HybridModel, or anything that names itself, declares its tensors and builds its graph (no weights needed). */
+/**
+ * `model`: a HybridModel, or anything that names itself, declares its tensors and builds its graph
+ * (no weights needed). MAdds count only what the logits depend on (a DeepLabv3 aux head is built as a
+ * feature but not run at inference); `spec.trainingOnlyPrefixes` leave parameters out of `params`.
+ */
 export function summarize(
-  model: { name: string; build(inputShape: number[]): Pick<Built, 'graph'>; stateEntries(): readonly StateEntry[] },
+  model: {
+    name: string;
+    spec?: Pick<ModelSpec, 'trainingOnlyPrefixes'>;
+    build(inputShape: number[]): Pick<Built, 'graph' | 'out'>;
+    stateEntries(): readonly StateEntry[];
+  },
   height: number,
   width: number,
 ): ModelSummary {
-  const { graph } = model.build([1, 3, height, width]);
+  const { graph, out } = model.build([1, 3, height, width]);
+  const live = new Set<number>();
+  const stack = [out.logits];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (live.has(v.id) || !v.node) continue;
+    live.add(v.id);
+    stack.push(...v.node.inputs);
+  }
+  const trainingOnly = model.spec?.trainingOnlyPrefixes ?? [];
+  let paramsTotal = 0;
   const rows = new Map<string, StageRow>();
   const row = (s: string) => {
     let r = rows.get(s);
     if (!r) rows.set(s, (r = { stage: s, outputShape: null, params: 0, madds: 0 }));
     return r;
   };
-  for (const e of model.stateEntries()) if (!e.buffer) row(stageOf(e.key)).params += numel(e.shape);
+  for (const e of model.stateEntries()) {
+    if (e.buffer) continue;
+    paramsTotal += numel(e.shape);
+    if (!trainingOnly.some((p) => e.key.startsWith(p))) row(stageOf(e.key)).params += numel(e.shape);
+  }
   for (const n of graph.nodes) {
-    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const')) continue;
+    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !n.outputs.some((v) => live.has(v.id))) continue;
     row(stageOf(n.scope || 'other')).madds += n.op.madds(n);
   }
   // Output shapes: the last node output produced inside each stage's scope.
@@ -54,6 +82,7 @@ export function summarize(
     inputSize: [height, width],
     rows: list,
     params: list.reduce((a, r) => a + r.params, 0),
+    paramsTotal,
     madds: list.reduce((a, r) => a + r.madds, 0),
   };
 }

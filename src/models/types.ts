@@ -3,7 +3,7 @@ import type { Value } from '../graph/ir.js';
 import type { Module } from '../nn/module.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 
-export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2' | 'retinanet';
+export type Family = 'mobile_former' | 'mobilevitv3' | 'mobilevit' | 'mobilevitv2' | 'deeplabv3' | 'ssdlite' | 'retinanet';
 
 /** timm-style pretrained config plus the paper's reference figures. */
 export interface PretrainedCfg extends PreprocessConfig {
@@ -17,6 +17,8 @@ export interface PretrainedCfg extends PreprocessConfig {
    * side and sampled bilinearly to inputSize (the training views), instead of resize + center crop.
    */
   pad?: number;
+  /** Class names of the default head (dense heads: VOC, ADE20K, COCO with background); used while the class count is the default. */
+  labels?: readonly string[];
 }
 
 /** One variant's published facts (every family's spec table has this shape). */
@@ -35,6 +37,8 @@ export interface NetworkOutput {
   features: { name: string; value: Value }[];
   /** Pooled pre-logits features. */
   preLogits: Value;
+  /** Outputs that belong with the logits in every inference program (SSD: box_regressions). */
+  extraOutputs?: { name: string; value: Value }[];
 }
 
 export interface Network extends Module {
@@ -53,6 +57,12 @@ export interface ModelSpec {
   classifierKey: string;
   /** Rows of the classifier weight per class (a detector's anchors per cell); default 1. */
   classifierRowsPerClass?: number;
+  /** Parameters that only training uses (the DeepLabv3 aux head): left out of the summary's count, as the papers count. */
+  trainingOnlyPrefixes?: string[];
+  /** State-dict key prefixes of the backbone (what `freeze: 'backbone'` freezes); default: everything outside headPrefixes. */
+  backbonePrefixes?: string[];
+  /** The class count of a checkpoint when it is not the classifier weight's first dimension (SSD heads). */
+  numClassesFromWeights?(sd: Map<string, { shape: number[] }>): number | undefined;
 }
 
 /** A block mapping one feature map to another. */

@@ -14,7 +14,7 @@ export class Conv2d extends Module {
     readonly cin: number,
     readonly cout: number,
     readonly k: number,
-    readonly opts: { stride?: number; groups?: number; bias?: boolean; padding?: number; init?: InitRule; biasInit?: InitRule } = {},
+    readonly opts: { stride?: number; groups?: number; bias?: boolean; padding?: number; dilation?: number; init?: InitRule; biasInit?: InitRule } = {},
   ) {
     super();
     // default: kaiming normal, fan_out (torch: out_channels·k·k whatever the groups), as CVNets and Mobile-Former init
@@ -33,14 +33,15 @@ export class Conv2d extends Module {
     const g = x.graph;
     const groups = this.opts.groups ?? 1;
     const s = this.opts.stride ?? 1;
-    const p = this.opts.padding ?? (this.k - 1) >> 1;
+    const d = this.opts.dilation ?? 1;
+    const p = this.opts.padding ?? d * ((this.k - 1) >> 1);
     const [w, b] = this.weights(g);
     if (tokensHW) {
       if (this.k !== 1 || s !== 1 || groups !== 1 || x.rank !== 3 || x.shape[2] !== this.cin) throw new HybridVisionError(`conv on tokens [${x.shape}] needs a 1x1 conv over ${this.cin} channels`);
       const y = matmul(reshape(w, [this.cout, this.cin]), transpose(x, [0, 2, 1]));
       return reshape(b ? add(y, reshape(b, [this.cout, 1])) : y, [x.shape[0], this.cout, ...tokensHW]);
     }
-    return conv2d(x, w, b, { stride: [s, s], pads: [p, p, p, p], groups });
+    return conv2d(x, w, b, { stride: [s, s], pads: [p, p, p, p], groups, ...(d !== 1 ? { dilation: [d, d] as [number, number] } : {}) });
   }
 }
 

@@ -127,7 +127,11 @@ export interface BuiltTrainStep {
 /** Resolves a freeze spec to a predicate on parameter keys. */
 export function frozenPredicate(model: HybridModel, spec: FreezeSpec | undefined): (key: string) => boolean {
   if (spec === undefined || spec === 'none') return () => false;
-  if (spec === 'backbone') return (k) => !model.spec.headPrefixes.some((p) => k.startsWith(p));
+  if (spec === 'backbone') {
+    const bb = model.spec.backbonePrefixes;
+    if (bb) return (k) => bb.some((p) => k.startsWith(p));
+    return (k) => !model.spec.headPrefixes.some((p) => k.startsWith(p));
+  }
   if (typeof spec === 'function') return spec;
   const prefixes = [...spec];
   return (k) => prefixes.some((p) => k === p || k.startsWith(p.endsWith('.') ? p : `${p}.`));

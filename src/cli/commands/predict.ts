@@ -35,6 +35,10 @@ export async function predictCommand(argv: string[]): Promise<void> {
   }
   const k = posInt(values.top, 'top', 5);
   const model = await loadWeights(weights, name);
+  if (model.spec.family === 'deeplabv3' || model.spec.family === 'ssdlite' || model.spec.family === 'retinanet') {
+    const task = model.spec.family === 'deeplabv3' ? 'segmentation' : 'detection';
+    throw new HybridVisionError(`${model.name} is a ${task} model; predict classifies images (hybridvision run writes its outputs)`);
+  }
   const results: ({ image: string; predictions: Prediction[] } | { image: string; error: string })[] = [];
   let failed = 0;
   const show = (image: string) => relative(process.cwd(), image) || image;

@@ -3,6 +3,7 @@ import { loadCheckpointFile, readSafetensorsFile, writeFileAtomic } from '../../
 import { writeSafetensors } from '../../io/safetensors.js';
 import { createModel } from '../../models/registry.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
+import { denseOutputs } from '../../models/dense_outputs.js';
 import { HybridVisionError } from '../../tensor.js';
 import { parse, posInt, usageError, type CommandSpec } from '../args.js';
 
@@ -25,8 +26,10 @@ export async function runCommand(argv: string[]): Promise<void> {
   else model = createModel(positionals[0], { weights: await loadCheckpointFile(values.weights), numClasses: posInt(values['num-classes'], 'num-classes', 1) });
   const input = (await readSafetensorsFile(values.input)).tensors.get('input');
   if (!input) throw new HybridVisionError(`${values.input} has no tensor named 'input'`);
-  const logits = await model.forward(input);
-  await writeFileAtomic(values.output, writeSafetensors({ logits }, { model: model.name }));
-  console.log(`wrote logits [${logits.shape.join(', ')}] to ${values.output}`);
+  // dense models: every named tensor (golden io names); classifiers: the logits
+  const dense = model.spec.family === 'deeplabv3' || model.spec.family === 'ssdlite';
+  const tensors = dense ? await denseOutputs(model, input) : { logits: await model.forward(input) };
+  await writeFileAtomic(values.output, writeSafetensors(tensors, { model: model.name }));
+  console.log(dense ? `wrote ${Object.keys(tensors).length} tensors to ${values.output}` : `wrote logits [${tensors.logits.shape.join(', ')}] to ${values.output}`);
   await model.dispose();
 }

@@ -10,7 +10,7 @@ export const summarySpec: CommandSpec = {
   about: 'Per-stage output shape, parameters and MAdds, counted from the built graph.',
   options: {
     size: { type: 'string', value: 'H W', help: "input size (default the paper's resolution)" },
-    'num-classes': { type: 'string', value: 'N', help: 'classifier size (default 1000)' },
+    'num-classes': { type: 'string', value: 'N', help: "classifier size (default the model's: 1000, or 21/150/81 for dense heads)" },
   },
 };
 
@@ -18,7 +18,8 @@ export async function summaryCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(joinSize(argv), summarySpec);
   if (positionals.length !== 1) throw usageError(summarySpec, 'expected one model name');
   const spec = getModelSpec(positionals[0]);
-  const m = graphOnly(spec, posInt(values['num-classes'], 'num-classes', 1000));
+  // default: the model's own class count (1000 for the classifiers, 21/150/81/91 for the dense heads)
+  const m = graphOnly(spec, values['num-classes'] === undefined ? spec.cfg.numClasses : posInt(values['num-classes'], 'num-classes', 1000));
   const r = spec.cfg.paper.resolution;
   const [h, w] = sizeValue(values.size, [r, r]);
   const s = summarize(m, h, w);

@@ -12,11 +12,12 @@ export function graphOnly(spec: ModelSpec, numClasses = spec.cfg.numClasses) {
   const net = spec.build(numClasses);
   return {
     name: spec.name,
+    spec,
     stateEntries: () => net.stateEntries(),
     build(inputShape: number[]) {
       const graph = new Graph();
-      net.forward(graph.input('input', inputShape));
-      return { graph };
+      const out = net.forward(graph.input('input', inputShape));
+      return { graph, out };
     },
   };
 }

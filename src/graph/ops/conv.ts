@@ -22,7 +22,14 @@ export interface ConvAttrs {
   /** top, left, bottom, right */
   pads: [number, number, number, number];
   groups: number;
+  /** Spacing between kernel taps (default [1, 1]); the kernel spans (k−1)·d+1 input pixels. */
+  dilation?: [number, number];
 }
+
+const dil = (a: ConvAttrs): [number, number] => a.dilation ?? [1, 1];
+const isDilated = (a: ConvAttrs): boolean => dil(a)[0] !== 1 || dil(a)[1] !== 1;
+/** The input extent one output pixel reads along each axis: (k−1)·d+1. */
+const span = (k: number, d: number): number => (k - 1) * d + 1;
 
 /** MAdds of a conv-like node: `positions` kernel applications, each over the weight's [C/groups, kh, kw]. */
 function kernelMadds(n: Node, positions: number): number {
@@ -48,8 +55,10 @@ export const Conv2dOp: OpDef<ConvAttrs> = {
     if (c !== cg * a.groups) shapeError('conv2d', `input has ${c} channels, weight [${w.shape.join(', ')}] with groups ${a.groups} expects ${cg * a.groups}`);
     if (o % a.groups !== 0) shapeError('conv2d', `out channels ${o} not divisible by groups ${a.groups}`);
     if (b && (b.rank !== 1 || b.shape[0] !== o)) shapeError('conv2d', 'bias shape mismatch');
-    const oh = convOutSize(h, kh, a.stride[0], a.pads[0], a.pads[2]);
-    const ow = convOutSize(wd, kw, a.stride[1], a.pads[1], a.pads[3]);
+    const [dh, dw] = dil(a);
+    if (!(dh >= 1 && dw >= 1 && Number.isInteger(dh) && Number.isInteger(dw))) shapeError('conv2d', `invalid dilation [${dil(a)}]`);
+    const oh = convOutSize(h, span(kh, dh), a.stride[0], a.pads[0], a.pads[2]);
+    const ow = convOutSize(wd, span(kw, dw), a.stride[1], a.pads[1], a.pads[3]);
     if (oh < 1 || ow < 1) shapeError('conv2d', `input ${h}x${wd} is too small for a ${kh}x${kw} kernel`);
     return [{ shape: [n, o, oh, ow], dtype: x.dtype }];
   },
@@ -59,7 +68,7 @@ export const Conv2dOp: OpDef<ConvAttrs> = {
       kernel_shape: attr.ints([kh, kw]),
       strides: attr.ints(n.attrs.stride),
       pads: attr.ints([n.attrs.pads[0], n.attrs.pads[1], n.attrs.pads[2], n.attrs.pads[3]]),
-      dilations: attr.ints([1, 1]),
+      dilations: attr.ints(dil(n.attrs)),
       group: attr.int(n.attrs.groups),
     });
   },
@@ -76,7 +85,7 @@ export function conv2d(x: Value, w: Value, b: Value | null, a: ConvAttrs): Value
   const depthwise = a.groups === c && w.rank === 4 && w.shape[0] === c && w.shape[1] === 1;
   const maxMatrix = x.graph.options.lowering.conv.denseDepthwiseMaxMatrix;
   if (depthwise && maxMatrix > 0) {
-    const [oh, ow] = [0, 1].map((i) => convOutSize(x.shape[2 + i], w.shape[2 + i], a.stride[i], a.pads[i], a.pads[2 + i]));
+    const [oh, ow] = [0, 1].map((i) => convOutSize(x.shape[2 + i], span(w.shape[2 + i], dil(a)[i]), a.stride[i], a.pads[i], a.pads[2 + i]));
     if (oh >= 1 && ow >= 1 && h * wd * oh * ow <= maxMatrix) return depthwiseConvDense(x, w, b, a, oh, ow);
   }
   return x.graph.apply1(Conv2dOp, b ? [x, w, b] : [x, w], a);
@@ -137,11 +146,13 @@ export const Conv2dRawOp: OpDef<{ groups: number; dilation: [number, number]; pa
  * result has the input's size.
  */
 function correlateBack(gd: Value, w: Value, xShape: readonly number[], a: ConvAttrs): Value {
-  const [o, cg, kh, kw] = w.shape;
+  const [o, cg, k0, k1] = w.shape;
+  const [dh, dw] = dil(a);
+  const [kh, kw] = [span(k0, dh), span(k1, dw)];
   const G = a.groups;
-  let wt = reshape(w, [G, o / G, cg, kh, kw]);
-  wt = reshape(transpose(wt, [0, 2, 1, 3, 4]), [G * cg, o / G, kh, kw]);
-  if (kh * kw > 1) wt = slice(wt, [kh - 1, kw - 1], [-kh - 1, -kw - 1], [2, 3], [-1, -1]);
+  let wt = reshape(w, [G, o / G, cg, k0, k1]);
+  wt = reshape(transpose(wt, [0, 2, 1, 3, 4]), [G * cg, o / G, k0, k1]);
+  if (k0 * k1 > 1) wt = slice(wt, [k0 - 1, k1 - 1], [-k0 - 1, -k1 - 1], [2, 3], [-1, -1]);
   const top = kh - 1 - a.pads[0];
   const left = kw - 1 - a.pads[1];
   const bottom = xShape[2] + kh - 1 - gd.shape[2] - top;
@@ -149,7 +160,7 @@ function correlateBack(gd: Value, w: Value, xShape: readonly number[], a: ConvAt
   const crop = [top, left, bottom, right].map((v) => Math.max(0, -v));
   if (crop.some((v) => v > 0)) gd = slice(gd, [crop[0], crop[1]], [gd.shape[2] - crop[2], gd.shape[3] - crop[3]], [2, 3]);
   const pads = [top, left, bottom, right].map((v) => Math.max(0, v)) as [number, number, number, number];
-  return conv2d(gd, wt, null, { stride: [1, 1], pads, groups: G });
+  return conv2d(gd, wt, null, { stride: [1, 1], pads, groups: G, ...(isDilated(a) ? { dilation: [dh, dw] } : {}) });
 }
 
 /** g [N, O, oh, ow] spread onto a stride grid: [N, O, (oh−1)·sh+1, (ow−1)·sw+1] with zeros between. */
@@ -161,12 +172,13 @@ function zeroInsert(g: Value, [sh, sw]: [number, number]): Value {
 
 function convInputGrad(g: Value, w: Value, xShape: readonly number[], a: ConvAttrs): Value {
   if (a.stride[0] === 1 && a.stride[1] === 1) return correlateBack(g, w, xShape, a);
-  if (g.graph.options.lowering.conv.stridedInput === 'zeroInsert') return correlateBack(zeroInsert(g, a.stride), w, xShape, a);
+  if (isDilated(a) || g.graph.options.lowering.conv.stridedInput === 'zeroInsert') return correlateBack(zeroInsert(g, a.stride), w, xShape, a);
   return g.graph.apply1(ConvTransposeOp, [g, w], { ...a, outHW: [xShape[2], xShape[3]] });
 }
 
 function convWeightGrad(g: Value, x: Value, wShape: readonly number[], a: ConvAttrs): Value {
   const [o, cg, kh, kw] = wShape;
+  if (isDilated(a)) return convWeightGradTaps(g, x, wShape, a);
   const strided = a.stride[0] > 1 || a.stride[1] > 1;
   const lowering = g.graph.options.lowering.conv;
   let choice = cg === 1 ? lowering.depthwiseWeight : lowering.denseWeight;
@@ -185,8 +197,8 @@ function paddedInput(x: Value, g: Value, kh: number, kw: number, a: ConvAttrs): 
 /** The rows/cols of x the forward conv read, as (x cropped where it never read the end, pads). */
 function readExtent(x: Value, g: Value, kh: number, kw: number, a: ConvAttrs): { x: Value; pads: [number, number, number, number] } {
   const [, , oh, ow] = g.shape;
-  const needH = (oh - 1) * a.stride[0] + kh;
-  const needW = (ow - 1) * a.stride[1] + kw;
+  const needH = (oh - 1) * a.stride[0] + span(kh, dil(a)[0]);
+  const needW = (ow - 1) * a.stride[1] + span(kw, dil(a)[1]);
   const [pt, pl] = a.pads;
   const pb = needH - pt - x.shape[2];
   const pr = needW - pl - x.shape[3];
@@ -268,7 +280,8 @@ function convWeightGradTaps(g: Value, x: Value, wShape: readonly number[], a: Co
   const gg = depthwise ? reshape(g, [n, c, o / c, hw]) : reshape(g, [n, G, o / G, hw]);
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      const xs = slice(xp, [i, j], [i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1], [2, 3], [sh, sw]);
+      const [yi, xj] = [i * dil(a)[0], j * dil(a)[1]];
+      const xs = slice(xp, [yi, xj], [yi + (oh - 1) * sh + 1, xj + (ow - 1) * sw + 1], [2, 3], [sh, sw]);
       if (depthwise) {
         // one input channel per group: a broadcast product summed over batch and pixels -> [C, mult]
         const prod = mul(gg, reshape(xs, [n, c, 1, hw]));

@@ -23,10 +23,10 @@ function tapMatrix(h: number, w: number, kh: number, kw: number, a: ConvAttrs, o
     for (let j = 0; j < kw; j++) {
       const k = i * kw + j;
       for (let py = 0; py < oh; py++) {
-        const qy = py * a.stride[0] - a.pads[0] + i;
+        const qy = py * a.stride[0] - a.pads[0] + i * (a.dilation?.[0] ?? 1);
         if (qy < 0 || qy >= h) continue;
         for (let px = 0; px < ow; px++) {
-          const qx = px * a.stride[1] - a.pads[1] + j;
+          const qx = px * a.stride[1] - a.pads[1] + j * (a.dilation?.[1] ?? 1);
           if (qx < 0 || qx >= w) continue;
           e[k * oh * ow * hw + (py * ow + px) * hw + qy * w + qx] = 1;
         }
@@ -41,7 +41,7 @@ export function depthwiseConvDense(x: Value, w: Value, b: Value | null, a: ConvA
   const [n, c, h, wd] = x.shape;
   const [, , kh, kw] = w.shape;
   const hw = h * wd;
-  const key = `depthwise_taps:${[h, wd, kh, kw, oh, ow, ...a.stride, ...a.pads]}`;
+  const key = `depthwise_taps:${[h, wd, kh, kw, oh, ow, ...a.stride, ...a.pads, ...(a.dilation ?? [1, 1])]}`;
   const e = x.graph.cachedConstant(key, () => ({ dtype: 'float32', shape: [kh * kw, oh * ow * hw], data: tapMatrix(h, wd, kh, kw, a, oh, ow) }));
   const m = reshape(matmul(reshape(w, [c, kh * kw]), e), [c, oh * ow, hw]);
   const xc = transpose(reshape(x, [n, c, hw]), [1, 0, 2]); // [C, N, HW]

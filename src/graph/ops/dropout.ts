@@ -84,3 +84,12 @@ export function dropPath(x: Value, p: number, site = 'drop_path'): Value {
   const ones = add(mul(first, 0), 1);
   return mul(x, dropoutSeeded(ones, r, siteSeed(x)).y);
 }
+
+/** Dropout2d: zeroes whole channels (per sample, axis 1 of NCHW) with probability p, scaling the kept ones by 1/(1−p). */
+export function dropoutChannels(x: Value, p: number, site = 'dropout2d'): Value {
+  const r = rateFor(x, p, site);
+  if (r <= 0) return x;
+  const first = slice(x, x.shape.slice(2).map(() => 0), x.shape.slice(2).map(() => 1), x.shape.slice(2).map((_, i) => i + 2));
+  const ones = add(mul(first, 0), 1);
+  return mul(x, dropoutSeeded(ones, r, siteSeed(x)).y);
+}

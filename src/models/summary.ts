@@ -32,29 +32,22 @@ function stageOf(path: string): string {
 
 /**
  * `model`: a HybridModel, or anything that names itself, declares its tensors and builds its graph
- * (no weights needed). MAdds count only what the logits depend on (a DeepLabv3 aux head is built as a
- * feature but not run at inference); `spec.trainingOnlyPrefixes` leave parameters out of `params`.
+ * (no weights needed). Parts under `spec.trainingOnlyPrefixes` (a DeepLabv3 aux head, built but not
+ * run at inference) count in neither `params` nor MAdds, as the papers count.
  */
 export function summarize(
   model: {
     name: string;
     spec?: Pick<ModelSpec, 'trainingOnlyPrefixes'>;
-    build(inputShape: number[]): Pick<Built, 'graph' | 'out'>;
+    build(inputShape: number[]): Pick<Built, 'graph'>;
     stateEntries(): readonly StateEntry[];
   },
   height: number,
   width: number,
 ): ModelSummary {
-  const { graph, out } = model.build([1, 3, height, width]);
-  const live = new Set<number>();
-  const stack = [out.logits];
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (live.has(v.id) || !v.node) continue;
-    live.add(v.id);
-    stack.push(...v.node.inputs);
-  }
+  const { graph } = model.build([1, 3, height, width]);
   const trainingOnly = model.spec?.trainingOnlyPrefixes ?? [];
+  const inference = (path: string) => !trainingOnly.some((p) => path.startsWith(p));
   let paramsTotal = 0;
   const rows = new Map<string, StageRow>();
   const row = (s: string) => {
@@ -65,10 +58,10 @@ export function summarize(
   for (const e of model.stateEntries()) {
     if (e.buffer) continue;
     paramsTotal += numel(e.shape);
-    if (!trainingOnly.some((p) => e.key.startsWith(p))) row(stageOf(e.key)).params += numel(e.shape);
+    if (inference(e.key)) row(stageOf(e.key)).params += numel(e.shape);
   }
   for (const n of graph.nodes) {
-    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !n.outputs.some((v) => live.has(v.id))) continue;
+    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !inference(n.scope)) continue;
     row(stageOf(n.scope || 'other')).madds += n.op.madds(n);
   }
   // Output shapes: the last node output produced inside each stage's scope.

@@ -69,3 +69,105 @@ test('data fmnist-scenes writes both formats; bad options and an existing split 
   assertOneLineError(cli('data', 'imagenet', '--out', none, '--count', '1', '--seed', '2'), /unknown data set 'imagenet'/);
   assert.ok(!existsSync(none));
 });
+
+// ---- segment / detect: the CLI against `run` and the library pipeline (golden-format .pt weights) ----
+import { decodePng, encodePng } from '../src/data/png_node.js';
+import { decodeImageFile } from '../src/data/decode_node.js';
+import { resize } from '../src/data/resize.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { VOC_PALETTE } from '../src/data/voc_classes.js';
+import { COCO_81 } from '../src/data/coco_classes.js';
+import { classMap } from '../src/segment/host.js';
+import { denseBatch } from '../src/dense_pipeline.js';
+import { pipeline } from '../src/pipeline.js';
+import { loadWeights } from '../src/cli/weights.js';
+import '../src/node.js';
+
+const SAMPLE = join(REPO_ROOT, 'assets', 'samples', 'bag.png');
+const ptWeights = (m: string) => join(g.dir, 'dense', 'pt', `${m}.pt`);
+
+/** The sample resized to the model's input size, written as an RGB PNG (so no resize happens on either path). */
+async function sampleAt(size: number): Promise<{ path: string; input: string }> {
+  const img = resize(await decodeImageFile(SAMPLE), size, size, 'bilinear');
+  const path = join(tmp, `bag${size}.png`);
+  writeFileSync(path, encodePng({ width: size, height: size, channels: 3, data: img.data }));
+  return { path, input: join(tmp, `bag${size}.safetensors`) };
+}
+
+async function runOutputs(model: string, imagePath: string, inputPath: string): Promise<Map<string, any>> {
+  const m = await loadWeights(ptWeights(model), model);
+  writeFileSync(inputPath, writeSafetensors({ input: denseBatch(m, [await decodeImageFile(imagePath)]) }));
+  await m.dispose();
+  const out = join(tmp, `${model}.run.safetensors`);
+  const r = cli('run', model, '--weights', ptWeights(model), '--input', inputPath, '--output', out);
+  assert.equal(r.code, 0, r.err);
+  return readSafetensors(readFileSync(out)).tensors;
+}
+
+test('segment writes the class map as a VOC-paletted PNG whose indices are the arg-max of run\'s logits, an overlay, and pixel shares', { skip: g.skip }, async () => {
+  const model = 'deeplabv3_mobilevitv3_xxs_voc';
+  const { path, input } = await sampleAt(512);
+  const logits = (await runOutputs(model, path, input)).get('logits');
+  const [, C, H, W] = logits.shape;
+  const expected = classMap(logits.data, 1, C, H, W);
+  const out = join(tmp, 'seg');
+  const r = cli('segment', model, '--weights', ptWeights(model), path, '--out', out);
+  assert.equal(r.code, 0, r.err);
+  const png = decodePng(readFileSync(join(out, 'bag512.classes.png')));
+  assert.equal(png.channels, 1);
+  assert.deepEqual(png.palette!.subarray(0, 63), VOC_PALETTE.subarray(0, 63));
+  assert.deepEqual(png.data, expected);
+  const overlay = decodePng(readFileSync(join(out, 'bag512.overlay.png')));
+  assert.deepEqual([overlay.width, overlay.height, overlay.channels], [512, 512, 3]);
+  // printed shares: the class histogram of the map
+  const counts = new Map<number, number>();
+  for (const k of expected) counts.set(k, (counts.get(k) ?? 0) + 1);
+  for (const [k, c] of counts) assert.match(r.out, new RegExp(`${((100 * c) / expected.length).toFixed(2)}%\\s+${['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'][k] ?? ''}`));
+  // --json: the pipeline's labels (one per class present), and an unreadable image on its own line with exit 1
+  const seg = await pipeline('image-segmentation', await loadWeights(ptWeights(model), model));
+  const objs = await seg(path);
+  await seg.dispose();
+  const j = cli('segment', model, '--weights', ptWeights(model), path, join(tmp, 'missing.png'), '--json');
+  assert.equal(j.code, 1);
+  const res = JSON.parse(j.out);
+  assert.deepEqual(res[0].segments.map((s: any) => s.label), objs.map((o) => o.label));
+  for (const o of objs) {
+    let n = 0;
+    for (const v of o.mask.data) n += v === 255 ? 1 : 0;
+    assert.equal(res[0].shares[o.label], n / (512 * 512), o.label);
+  }
+  assert.match(res[1].error, /missing\.png/);
+});
+
+test('detect prints the boxes of run\'s post-processed detections in image pixels; --json equals the object-detection pipeline', { skip: g.skip }, async () => {
+  const model = 'ssdlite_mobilevitv3_xxs_coco';
+  const { path, input } = await sampleAt(320);
+  const o = await runOutputs(model, path, input);
+  const j = cli('detect', model, '--weights', ptWeights(model), path, '--score', '0', '--json', '--out', join(tmp, 'det'));
+  assert.equal(j.code, 0, j.err);
+  const dets = JSON.parse(j.out)[0].detections;
+  const scores = o.get('det0_scores').data as Float32Array;
+  const labels = o.get('det0_labels').data as BigInt64Array;
+  const px = o.get('det0_boxes_px').data as Float32Array;
+  assert.ok(scores.length > 0);
+  assert.equal(dets.length, scores.length);
+  dets.forEach((d: any, i: number) => {
+    assert.equal(d.score, scores[i]);
+    assert.equal(d.label, COCO_81[Number(labels[i])]);
+    assert.deepEqual([d.box.xmin, d.box.ymin, d.box.xmax, d.box.ymax], Array.from(px.subarray(4 * i, 4 * i + 4)));
+  });
+  const pic = decodePng(readFileSync(join(tmp, 'det', 'bag320.detections.png')));
+  assert.deepEqual([pic.width, pic.height, pic.channels], [320, 320, 3]);
+  // the library pipeline on the original 28×28 sample, at a threshold; the CLI's JSON is the same objects
+  const det = await pipeline('object-detection', await loadWeights(ptWeights(model), model), { threshold: 0.1 });
+  const lib = await det(SAMPLE);
+  await det.dispose();
+  assert.ok(lib.length > 0 && lib.every((d) => d.score >= 0.1 && d.box.xmax <= 28 && d.box.ymax <= 28));
+  const c = cli('detect', model, '--weights', ptWeights(model), SAMPLE, '--score', '0.1', '--json');
+  assert.equal(c.code, 0, c.err);
+  assert.deepEqual(JSON.parse(c.out)[0].detections, JSON.parse(JSON.stringify(lib)));
+  // the task comes from the model: a detector is not a segmenter
+  await assert.rejects(async () => pipeline('image-segmentation', await loadWeights(ptWeights(model), model)), /object-detection model, not image-segmentation/);
+  const bad = cli('segment', model, '--weights', ptWeights(model), SAMPLE);
+  assertOneLineError(bad, /object-detection model, not image-segmentation/);
+});

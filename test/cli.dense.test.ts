@@ -171,3 +171,91 @@ test('detect prints the boxes of run\'s post-processed detections in image pixel
   const bad = cli('segment', model, '--weights', ptWeights(model), SAMPLE);
   assertOneLineError(bad, /object-detection model, not image-segmentation/);
 });
+
+// ---- eval on dense models: consistent with coco-eval on the same detections and with segment's class maps ----
+import { createModel } from '../src/models/registry.js';
+import { modelToSafetensors } from '../src/models/model_file.js';
+import { ConfusionMatrix } from '../src/eval/segmentation.js';
+import { readdirSync, mkdirSync, cpSync } from 'node:fs';
+
+const fm = fashionMnistAvailable() ? false : 'Fashion-MNIST not installed';
+let scenesDir: string | null = null;
+function scenes(): string {
+  if (scenesDir) return scenesDir;
+  scenesDir = join(tmp, 'eval-scenes');
+  const r = cli('data', 'fmnist-scenes', '--out', scenesDir, '--count', '8', '--seed', '5', '--split', 'test');
+  assert.equal(r.code, 0, r.err);
+  return scenesDir;
+}
+
+test('eval of a detector on a COCO-format folder: its numbers equal coco-eval on the detections it wrote', { skip: g.skip || fm }, () => {
+  const dir = scenes();
+  // an untrained 10-category head (11 classes with background), saved as a model file
+  const weights = join(tmp, 'ssd11.safetensors');
+  writeFileSync(weights, modelToSafetensors(createModel('ssdlite_mobilevitv3_xxs_coco', { numClasses: 11, seed: 3 })));
+  const dt = join(tmp, 'eval-dt.json');
+  const r = cli('eval', 'ssdlite_mobilevitv3_xxs_coco', '--weights', weights, '--data', dir, '--dt-out', dt, '--json');
+  assert.equal(r.code, 0, r.err);
+  const ours = JSON.parse(r.out);
+  const dets = JSON.parse(readFileSync(dt, 'utf8'));
+  assert.equal(ours.images, 8);
+  assert.equal(ours.detections, dets.length);
+  assert.ok(dets.length > 0 && dets.every((d: any) => d.category_id >= 1 && d.category_id <= 10 && d.bbox.length === 4));
+  const ref = cli('coco-eval', '--gt', join(dir, 'instances_test.json'), '--dt', dt, '--json');
+  assert.equal(ref.code, 0, ref.err);
+  const cocoRef = JSON.parse(ref.out);
+  assert.deepEqual(ours.stats, cocoRef.stats);
+  assert.deepEqual(ours.per_category, cocoRef.per_category);
+  assert.ok(Object.values<number>(ours.stats).some((v) => v > 0), 'an untrained head still matches some boxes');
+  // the text form prints the same 12 lines as coco-eval
+  const t = cli('eval', 'ssdlite_mobilevitv3_xxs_coco', '--weights', weights, '--data', dir);
+  const c = cli('coco-eval', '--gt', join(dir, 'instances_test.json'), '--dt', dt);
+  assert.deepEqual(t.out.split('\n').slice(1, 13), c.out.split('\n').slice(0, 12));
+});
+
+test('eval of a segmenter on a VOC-format folder: mIoU and pixel accuracy of the class maps segment writes', { skip: g.skip || fm }, () => {
+  const dir = scenes();
+  const model = 'deeplabv3_mobilevitv3_xxs_voc';
+  const r = cli('eval', model, '--weights', ptWeights(model), '--data', dir, '--json');
+  assert.equal(r.code, 0, r.err);
+  const ours = JSON.parse(r.out);
+  const ids = readFileSync(join(dir, 'ImageSets/Segmentation/test.txt'), 'utf8').trim().split('\n');
+  const out = join(tmp, 'eval-seg');
+  const s = cli('segment', model, '--weights', ptWeights(model), ...ids.map((id) => join(dir, 'JPEGImages', `${id}.jpg`)), '--out', out);
+  assert.equal(s.code, 0, s.err);
+  const cm = new ConfusionMatrix(21);
+  for (const id of ids) cm.add(decodePng(readFileSync(join(out, `${id}.classes.png`))).data, decodePng(readFileSync(join(dir, 'SegmentationClass', `${id}.png`))).data);
+  const m = cm.metrics();
+  assert.equal(ours.images, 8);
+  assert.equal(ours.mIoU, m.mIoU);
+  assert.equal(ours.pixelAccuracy, m.pixelAccuracy);
+  assert.deepEqual(Object.values(ours.perClassIoU), m.perClassIoU);
+});
+
+test('bad input: a checkpoint of another head, a label PNG outside the class range, malformed COCO boxes: one line, exit 1, nothing written', { skip: g.skip || fm }, () => {
+  const dir = scenes();
+  const out = join(tmp, 'bad-out');
+  assertOneLineError(cli('detect', 'ssdlite_mobilevitv3_xxs_coco', '--weights', ptWeights('deeplabv3_mobilevitv3_xxs_voc'), SAMPLE, '--out', out), /does not match the model/);
+  assertOneLineError(cli('segment', 'deeplabv3_mobilevitv3_xxs_voc', '--weights', ptWeights('ssdlite_mobilevitv3_xxs_coco'), SAMPLE, '--out', out), /does not match the model/);
+  assert.ok(!existsSync(out));
+  // a label value 30 in a 21-class folder
+  const seg = join(tmp, 'bad-seg');
+  cpSync(dir, seg, { recursive: true });
+  const id = readFileSync(join(seg, 'ImageSets/Segmentation/test.txt'), 'utf8').trim().split('\n')[3];
+  const lp = join(seg, 'SegmentationClass', `${id}.png`);
+  const png = decodePng(readFileSync(lp));
+  png.data[17] = 30;
+  writeFileSync(lp, encodePng(png));
+  assertOneLineError(cli('eval', 'deeplabv3_mobilevitv3_xxs_voc', '--weights', ptWeights('deeplabv3_mobilevitv3_xxs_voc'), '--data', seg), new RegExp(`${id}\\.png.*30`));
+  // a box with 3 numbers
+  const det = join(tmp, 'bad-det');
+  mkdirSync(det);
+  cpSync(join(dir, 'JPEGImages'), join(det, 'JPEGImages'), { recursive: true });
+  const coco = JSON.parse(readFileSync(join(dir, 'instances_test.json'), 'utf8'));
+  coco.annotations[2].bbox = coco.annotations[2].bbox.slice(0, 3);
+  writeFileSync(join(det, 'instances_test.json'), JSON.stringify(coco));
+  const before = readdirSync(det).sort();
+  const dt = join(det, 'dt.json');
+  assertOneLineError(cli('eval', 'ssdlite_mobilevitv3_xxs_coco', '--weights', ptWeights('ssdlite_mobilevitv3_xxs_coco'), '--data', det, '--dt-out', dt), /bbox/);
+  assert.deepEqual(readdirSync(det).sort(), before);
+});

@@ -259,3 +259,47 @@ test('bad input: a checkpoint of another head, a label PNG outside the class ran
   assertOneLineError(cli('eval', 'ssdlite_mobilevitv3_xxs_coco', '--weights', ptWeights('ssdlite_mobilevitv3_xxs_coco'), '--data', det, '--dt-out', dt), /bbox/);
   assert.deepEqual(readdirSync(det).sort(), before);
 });
+
+// ---- export: the detector ends in boxes/scores/labels, the segmenter in its class map; both equal the host path ----
+import * as ort from 'onnxruntime-node';
+
+test('export: SSDLite as one graph ending in boxes, scores, labels equals run\'s post-processed detections; --raw the head outputs; DeepLabv3 --argmax the class map', { skip: g.skip }, async () => {
+  const det = 'ssdlite_mobilevitv3_xxs_coco';
+  const { path, input } = await sampleAt(320);
+  const o = await runOutputs(det, path, input);
+  const x = readSafetensors(readFileSync(input)).tensors.get('input')!;
+  const onnx = join(tmp, 'ssd.onnx');
+  const r = cli('export', det, '--weights', ptWeights(det), '-o', onnx);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /-> boxes, scores, labels/);
+  const s = await ort.InferenceSession.create(onnx);
+  const res = await s.run({ input: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
+  const scores = o.get('det0_scores').data as Float32Array;
+  assert.ok(scores.length > 10);
+  assert.deepEqual(Array.from(res.labels.data as BigInt64Array), Array.from(o.get('det0_labels').data as BigInt64Array));
+  const so = res.scores.data as Float32Array;
+  scores.forEach((v, i) => assert.ok(Math.abs(so[i] - v) <= 1e-6, `score ${i}: ${so[i]} vs ${v}`));
+  const bo = res.boxes.data as Float32Array;
+  (o.get('det0_boxes_px').data as Float32Array).forEach((v, i) => assert.ok(Math.abs(bo[i] - v) <= 1e-3, `box value ${i}: ${bo[i]} vs ${v}`));
+  // --raw: the head outputs, equal to run's
+  const raw = join(tmp, 'ssd_raw.onnx');
+  assert.equal(cli('export', det, '--weights', ptWeights(det), '-o', raw, '--raw').code, 0);
+  const rr = await (await ort.InferenceSession.create(raw)).run({ input: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
+  const cls = o.get('cls_logits').data as Float32Array;
+  (rr.logits.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - cls[i]) <= 1e-4));
+  assert.deepEqual(rr.box_regressions.dims, o.get('box_regressions').shape);
+  // the segmenter's class map
+  const seg = 'deeplabv3_mobilevitv3_xxs_voc';
+  const s512 = await sampleAt(512);
+  const logits = (await runOutputs(seg, s512.path, s512.input)).get('logits');
+  const x5 = readSafetensors(readFileSync(s512.input)).tensors.get('input')!;
+  const segOnnx = join(tmp, 'seg.onnx');
+  const e = cli('export', seg, '--weights', ptWeights(seg), '-o', segOnnx, '--argmax');
+  assert.equal(e.code, 0, e.err);
+  const cm = (await (await ort.InferenceSession.create(segOnnx)).run({ input: new ort.Tensor('float32', x5.data as Float32Array, x5.shape) })).class_map;
+  assert.deepEqual(cm.dims, [1, 512, 512]);
+  const [, C, H, W] = logits.shape;
+  assert.deepEqual(Uint8Array.from(cm.data as BigInt64Array, Number), classMap(logits.data, 1, C, H, W));
+  assertOneLineError(cli('export', seg, '--weights', ptWeights(seg), '-o', join(tmp, 'no.onnx'), '--raw'), /--raw is for detectors/);
+  assert.ok(!existsSync(join(tmp, 'no.onnx')));
+});

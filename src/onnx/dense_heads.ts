@@ -1,0 +1,108 @@
+/**
+ * Post-processing appended to a lowered dense model, so one ONNX graph goes from image to result:
+ * SSD decode + softmax + per-class NonMaxSuppression (classes on the score axis, see
+ * docs/dense_machinery.md) ending in boxes / scores / labels, and the segmenter's per-pixel arg-max.
+ * Batch 1 for the detector (NonMaxSuppression's selected indices carry the batch, the sort does not).
+ */
+import type { SsdPostprocessOptions } from '../detect/ssd.js';
+import { HybridVisionError } from '../tensor.js';
+import { DT, floatTensor, int64Tensor, node, tensor, type ModelP, type NodeP, type TensorP, type ValueInfoP } from './proto.js';
+
+const vi = (name: string, elemType: number, dims: (number | string)[]): ValueInfoP => ({
+  name,
+  type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+});
+
+function takeOutput(m: ModelP, name: string): ValueInfoP {
+  const o = m.graph.output.find((x) => x.name === name);
+  if (!o) throw new HybridVisionError(`the lowered model has no output '${name}'`);
+  return o;
+}
+
+/**
+ * SSD: `logits` [1, N, C] (class 0 background) and `box_regressions` [1, N, 4] → `boxes` [K, 4]
+ * (x1 y1 x2 y2 in pixels of the H×W input, clipped to it), `scores` [K], `labels` [K] (int64,
+ * 1..C−1) — the host `ssdPostprocess` with the same options: per-class top-k before NMS (a
+ * k-th-score cut), NMS per class, per-class top-k after NMS (max_output_boxes_per_class), and for
+ * the batched mode the per-image cap as a final TopK by score.
+ */
+export function appendSsdPostprocess(m: ModelP, anchors: Float32Array, numClasses: number, opts: SsdPostprocessOptions, height: number, width: number): void {
+  const N = anchors.length / 4;
+  const C = numClasses;
+  takeOutput(m, 'logits');
+  takeOutput(m, 'box_regressions');
+  const nodes: NodeP[] = [];
+  const inits: TensorP[] = [];
+  const p = (s: string) => `ssdpp/${s}`;
+  const add = (n: NodeP) => nodes.push(n);
+  const f32 = (name: string, values: ArrayLike<number>, dims?: number[]) => (inits.push(floatTensor(p(name), values, dims)), p(name));
+  const i64 = (name: string, values: number[], dims?: number[]) => (inits.push(int64Tensor(p(name), values, dims)), p(name));
+  const axy = new Float32Array(N * 2);
+  const awh = new Float32Array(N * 2);
+  for (let i = 0; i < N; i++) axy.set(anchors.subarray(4 * i, 4 * i + 2), 2 * i), awh.set(anchors.subarray(4 * i + 2, 4 * i + 4), 2 * i);
+  // scores [1, C-1, N]
+  add(node('Softmax', ['logits'], [p('probs')], { axis: -1 }));
+  add(node('Transpose', [p('probs')], [p('probs_t')], { perm: [0, 2, 1] }));
+  add(node('Slice', [p('probs_t'), i64('c_start', [1]), i64('c_end', [C]), i64('c_axis', [1])], [p('scores_all')]));
+  let scores = p('scores_all');
+  const k = opts.topKBeforeNms;
+  if (k !== null && N > k) {
+    add(node('TopK', [scores, i64('pre_k', [k])], [p('pre_vals'), p('pre_idx')], { axis: 2, largest: 1, sorted: 1 }));
+    add(node('Slice', [p('pre_vals'), i64('kth_s', [k - 1]), i64('kth_e', [k]), i64('kth_a', [2])], [p('kth')]));
+    add(node('Less', [scores, p('kth')], [p('below')]));
+    add(node('Where', [p('below'), f32('minus1', [-1], []), scores], [p('scores_cut')]));
+    scores = p('scores_cut');
+  }
+  // decode (the host's float32 order): c = t·v_c·a_wh + a_xy, wh = exp(t·v_s)·a_wh, xyxy = c ∓ wh·0.5
+  add(node('Slice', ['box_regressions', i64('z', [0]), i64('two', [2]), i64('ax2', [2])], [p('txy')]));
+  add(node('Slice', ['box_regressions', p('two'), i64('four', [4]), p('ax2')], [p('twh')]));
+  add(node('Mul', [p('txy'), f32('vc', [opts.variances.center], [])], [p('txy_v')]));
+  add(node('Mul', [p('txy_v'), f32('awh', awh, [1, N, 2])], [p('txy_a')]));
+  add(node('Add', [p('txy_a'), f32('axy', axy, [1, N, 2])], [p('cxy')]));
+  add(node('Mul', [p('twh'), f32('vs', [opts.variances.size], [])], [p('twh_v')]));
+  add(node('Exp', [p('twh_v')], [p('twh_e')]));
+  add(node('Mul', [p('twh_e'), p('awh')], [p('wh')]));
+  add(node('Mul', [p('wh'), f32('half', [0.5], [])], [p('hwh')]));
+  add(node('Sub', [p('cxy'), p('hwh')], [p('x1y1')]));
+  add(node('Add', [p('cxy'), p('hwh')], [p('x2y2')]));
+  add(node('Concat', [p('x1y1'), p('x2y2')], [p('boxes_n')], { axis: 2 }));
+  // NMS (scores strictly above the confidence threshold), per class
+  const perClass = opts.mode === 'per-class' && opts.topKAfterNms !== null ? opts.topKAfterNms : N;
+  add(node('NonMaxSuppression', [p('boxes_n'), scores, i64('max_out', [perClass]), f32('iou', [opts.nmsIouThreshold]), f32('conf', [opts.confThreshold])], [p('sel')]));
+  add(node('GatherND', [scores, p('sel')], [p('sel_scores')]));
+  add(node('Slice', [p('sel'), i64('one', [1]), p('two'), i64('ax1', [1])], [p('sel_c')]));
+  add(node('Slice', [p('sel'), p('two'), i64('three', [3]), p('ax1')], [p('sel_i')]));
+  add(node('Reshape', [p('sel_c'), i64('flat', [-1])], [p('sel_c1')]));
+  add(node('Add', [p('sel_c1'), i64('one64', [1], [])], [p('sel_labels')]));
+  add(node('Reshape', [p('sel_i'), p('flat')], [p('sel_idx')]));
+  add(node('Reshape', [p('boxes_n'), i64('nx4', [N, 4])], [p('boxes_2d')]));
+  add(node('Gather', [p('boxes_2d'), p('sel_idx')], [p('sel_boxes')], { axis: 0 }));
+  let [outScores, outBoxes, outLabels] = [p('sel_scores'), p('sel_boxes'), p('sel_labels')];
+  if (opts.mode === 'batched') {
+    // by score (ties: the NMS output order, class-major as the host's candidates), capped per image
+    add(node('Shape', [outScores], [p('k_all')]));
+    add(node('Min', [p('k_all'), i64('max_det', [opts.maxDetections ?? N])], [p('k')]));
+    add(node('TopK', [outScores, p('k')], [p('top_scores'), p('order')], { axis: 0, largest: 1, sorted: 1 }));
+    add(node('Gather', [outBoxes, p('order')], [p('top_boxes')], { axis: 0 }));
+    add(node('Gather', [outLabels, p('order')], [p('top_labels')], { axis: 0 }));
+    [outScores, outBoxes, outLabels] = [p('top_scores'), p('top_boxes'), p('top_labels')];
+  }
+  // pixels of the input, clipped to it (as the official evaluator converts)
+  add(node('Mul', [outBoxes, f32('scale', [width, height, width, height], [4])], [p('boxes_px')]));
+  add(node('Max', [p('boxes_px'), f32('zero', [0], [])], [p('boxes_lo')]));
+  add(node('Min', [p('boxes_lo'), p('scale')], ['boxes']));
+  add(node('Identity', [outScores], ['scores']));
+  add(node('Identity', [outLabels], ['labels']));
+  m.graph.node.push(...nodes);
+  m.graph.initializer.push(...inits);
+  m.graph.output = [vi('boxes', DT.float, ['detections', 4]), vi('scores', DT.float, ['detections']), vi('labels', DT.int64, ['detections'])];
+  void tensor;
+}
+
+/** Segmenter: `logits` [N, C, H, W] → `class_map` [N, H, W] int64 (first maximum, as torch.argmax). */
+export function appendArgmax(m: ModelP): void {
+  const o = takeOutput(m, 'logits');
+  const d = o.type.tensorType.shape.dim;
+  m.graph.node.push(node('ArgMax', ['logits'], ['class_map'], { axis: 1, keepdims: 0, select_last_index: 0 }));
+  m.graph.output = [vi('class_map', DT.int64, [d[0], d[2], d[3]].map((x) => x.dimValue ?? x.dimParam ?? 0))];
+}

@@ -4,9 +4,19 @@
  * docs/dense_machinery.md) ending in boxes / scores / labels, and the segmenter's per-pixel arg-max.
  * Batch 1 for the detector (NonMaxSuppression's selected indices carry the batch, the sort does not).
  */
-import type { SsdPostprocessOptions } from '../detect/ssd.js';
 import { HybridVisionError } from '../tensor.js';
-import { DT, floatTensor, int64Tensor, node, tensor, type ModelP, type NodeP, type TensorP, type ValueInfoP } from './proto.js';
+
+/** The fields of detect/ssd.ts `SsdPostprocessOptions` this lowering reads (onnx/ does not import detect/). */
+export interface SsdPostprocessLike {
+  confThreshold: number;
+  nmsIouThreshold: number;
+  topKBeforeNms: number | null;
+  topKAfterNms: number | null;
+  maxDetections: number | null;
+  mode: 'per-class' | 'batched';
+  variances: { center: number; size: number };
+}
+import { DT, floatTensor, int64Tensor, node, type ModelP, type NodeP, type TensorP, type ValueInfoP } from './proto.js';
 
 const vi = (name: string, elemType: number, dims: (number | string)[]): ValueInfoP => ({
   name,
@@ -26,7 +36,7 @@ function takeOutput(m: ModelP, name: string): ValueInfoP {
  * k-th-score cut), NMS per class, per-class top-k after NMS (max_output_boxes_per_class), and for
  * the batched mode the per-image cap as a final TopK by score.
  */
-export function appendSsdPostprocess(m: ModelP, anchors: Float32Array, numClasses: number, opts: SsdPostprocessOptions, height: number, width: number): void {
+export function appendSsdPostprocess(m: ModelP, anchors: Float32Array, numClasses: number, opts: SsdPostprocessLike, height: number, width: number): void {
   const N = anchors.length / 4;
   const C = numClasses;
   takeOutput(m, 'logits');
@@ -96,7 +106,6 @@ export function appendSsdPostprocess(m: ModelP, anchors: Float32Array, numClasse
   m.graph.node.push(...nodes);
   m.graph.initializer.push(...inits);
   m.graph.output = [vi('boxes', DT.float, ['detections', 4]), vi('scores', DT.float, ['detections']), vi('labels', DT.int64, ['detections'])];
-  void tensor;
 }
 
 /** Segmenter: `logits` [N, C, H, W] → `class_map` [N, H, W] int64 (first maximum, as torch.argmax). */

@@ -303,3 +303,40 @@ test('export: SSDLite as one graph ending in boxes, scores, labels equals run\'s
   assertOneLineError(cli('export', seg, '--weights', ptWeights(seg), '-o', join(tmp, 'no.onnx'), '--raw'), /--raw is for detectors/);
   assert.ok(!existsSync(join(tmp, 'no.onnx')));
 });
+
+import { retinaDetect } from '../src/models/retinanet_detect.js';
+import { RCNN_TRANSFORM_DEFAULTS } from '../src/detect/retina_transform.js';
+import { imageToChw } from '../src/data/preprocess.js';
+import { loadModelFile } from '../src/models/model_file_node.js';
+
+test('export: RetinaNet at a fixed size as one graph ending in boxes, scores, labels equals retinaDetect (torchvision post-processing)', async () => {
+  // an untrained 26m with a zero classification bias, so that every level has candidates above 0.05
+  const weights = join(tmp, 'retina26.safetensors');
+  const st = readSafetensors(modelToSafetensors(createModel('retinanet_mobile_former_26m', { seed: 4 })));
+  const t = new Map(st.tensors);
+  const b = t.get('head.classification_head.cls_logits.bias')!;
+  t.set('head.classification_head.cls_logits.bias', { ...b, data: new Float32Array(b.data.length) });
+  writeFileSync(weights, writeSafetensors(t, st.metadata));
+  const onnx = join(tmp, 'retina.onnx');
+  const r = cli('export', 'retinanet_mobile_former_26m', '--weights', weights, '-o', onnx, '--size', '320', '320');
+  assert.equal(r.code, 0, r.err);
+  const m = await loadModelFile(weights, 'retinanet_mobile_former_26m');
+  const img = resize(await decodeImageFile(SAMPLE), 320, 320, 'bilinear');
+  const host = await retinaDetect(m, [{ data: imageToChw(img, [0, 0, 0], [1, 1, 1]), height: 320, width: 320 }], { transform: { ...RCNN_TRANSFORM_DEFAULTS, minSize: 320, maxSize: 320 } });
+  await m.dispose();
+  const d = host.images[0].detections;
+  const o = await (await ort.InferenceSession.create(onnx)).run({ input: new ort.Tensor('float32', host.batch.batch, [1, 3, 320, 320]) });
+  assert.equal(d.scores.length, 300);
+  assert.deepEqual(o.scores.dims, [300]);
+  const so = o.scores.data as Float32Array;
+  const lo = o.labels.data as BigInt64Array;
+  const bo = o.boxes.data as Float32Array;
+  d.scores.forEach((v, i) => assert.ok(Math.abs(so[i] - v) <= 1e-6, `score ${i}`));
+  assert.deepEqual(Array.from(lo, Number), Array.from(d.labels));
+  // equal scores may come in either order (torch leaves it open): each box matches a host box of the same score and label
+  for (let i = 0; i < 300; i++) {
+    const ok = [...d.scores.keys()].some((j) => d.scores[j] === d.scores[i] && d.labels[j] === d.labels[i] && [0, 1, 2, 3].every((k) => Math.abs(bo[4 * i + k] - d.boxes[4 * j + k]) <= 1e-3));
+    assert.ok(ok, `box ${i}`);
+  }
+  assertOneLineError(cli('export', 'retinanet_mobile_former_26m', '--weights', weights, '-o', join(tmp, 'r.onnx'), '--size', '300', '300'), /divisible by 32/);
+});

@@ -115,3 +115,108 @@ export function appendArgmax(m: ModelP): void {
   m.graph.node.push(node('ArgMax', ['logits'], ['class_map'], { axis: 1, keepdims: 0, select_last_index: 0 }));
   m.graph.output = [vi('class_map', DT.int64, [d[0], d[2], d[3]].map((x) => x.dimValue ?? x.dimParam ?? 0))];
 }
+
+/** The fields of detect/retinanet.ts `RetinaPostprocessOptions` this lowering reads. */
+export interface RetinaPostprocessLike {
+  scoreThreshold: number;
+  topkCandidates: number;
+  nmsThreshold: number;
+  detectionsPerImage: number;
+}
+
+/**
+ * RetinaNet (torchvision 0.14 `postprocess_detections`) for one image that fills the H×W input (no
+ * padding): `logits` [1, A, C] and `bbox_regression` [1, A, 4] → `boxes` [K, 4] (input pixels,
+ * clipped), `scores` [K], `labels` [K]. Per level the top-k (anchor, class) scores, decoded and
+ * clipped boxes, batched NMS through the class axis of the scores, then the best
+ * detectionsPerImage by score. `anchors` are x1 y1 x2 y2 of the input size.
+ */
+export function appendRetinaPostprocess(m: ModelP, anchors: Float32Array, anchorsPerLevel: readonly number[], numClasses: number, opts: RetinaPostprocessLike, height: number, width: number): void {
+  const A = anchors.length / 4;
+  const C = numClasses;
+  takeOutput(m, 'logits');
+  const nodes: NodeP[] = [];
+  const inits: TensorP[] = [];
+  const p = (s: string) => `retpp/${s}`;
+  const add = (n: NodeP) => nodes.push(n);
+  const f32 = (name: string, values: ArrayLike<number>, dims?: number[]) => (inits.push(floatTensor(p(name), values, dims)), p(name));
+  const i64 = (name: string, values: number[], dims?: number[]) => (inits.push(int64Tensor(p(name), values, dims)), p(name));
+  // anchor widths/heights and centres exactly as the host decode computes them (float32)
+  const fr = Math.fround;
+  const awh = new Float32Array(A * 2);
+  const acxy = new Float32Array(A * 2);
+  for (let i = 0; i < A; i++) {
+    const aw = fr(anchors[4 * i + 2] - anchors[4 * i]);
+    const ah = fr(anchors[4 * i + 3] - anchors[4 * i + 1]);
+    awh.set([aw, ah], 2 * i);
+    acxy.set([fr(anchors[4 * i] + fr(0.5 * aw)), fr(anchors[4 * i + 1] + fr(0.5 * ah))], 2 * i);
+  }
+  add(node('Reshape', ['bbox_regression', i64('ax4', [A, 4])], [p('reg')]));
+  add(node('Slice', [p('reg'), i64('z', [0]), i64('two', [2]), i64('ax1', [1])], [p('dxy')]));
+  add(node('Slice', [p('reg'), p('two'), i64('four', [4]), p('ax1')], [p('dwh_raw')]));
+  add(node('Min', [p('dwh_raw'), f32('xclip', [Math.log(1000 / 16)], [])], [p('dwh')]));
+  add(node('Mul', [p('dxy'), f32('awh', awh, [A, 2])], [p('dxy_a')]));
+  add(node('Add', [p('dxy_a'), f32('acxy', acxy, [A, 2])], [p('pc')]));
+  add(node('Exp', [p('dwh')], [p('dwh_e')]));
+  add(node('Mul', [p('dwh_e'), p('awh')], [p('pwh')]));
+  add(node('Mul', [p('pwh'), f32('half', [0.5], [])], [p('hwh')]));
+  add(node('Sub', [p('pc'), p('hwh')], [p('x1y1')]));
+  add(node('Add', [p('pc'), p('hwh')], [p('x2y2')]));
+  add(node('Concat', [p('x1y1'), p('x2y2')], [p('dec')], { axis: 1 }));
+  add(node('Max', [p('dec'), f32('zero', [0], [])], [p('dec_lo')]));
+  add(node('Min', [p('dec_lo'), f32('size', [width, height, width, height], [4])], [p('boxes_all')]));
+  // per level: the top-k (anchor·C + class) scores
+  add(node('Sigmoid', ['logits'], [p('prob')]));
+  add(node('Reshape', [p('prob'), i64('flat', [-1])], [p('prob_flat')]));
+  const vals: string[] = [];
+  const idxs: string[] = [];
+  let start = 0;
+  anchorsPerLevel.forEach((count, l) => {
+    const k = Math.min(opts.topkCandidates, count * C);
+    add(node('Slice', [p('prob_flat'), i64(`s${l}`, [start * C]), i64(`e${l}`, [(start + count) * C]), p('z')], [p(`lvl${l}`)]));
+    add(node('TopK', [p(`lvl${l}`), i64(`k${l}`, [k])], [p(`v${l}`), p(`i${l}`)], { axis: 0, largest: 1, sorted: 1 }));
+    add(node('Add', [p(`i${l}`), i64(`o${l}`, [start * C], [])], [p(`g${l}`)]));
+    vals.push(p(`v${l}`));
+    idxs.push(p(`g${l}`));
+    start += count;
+  });
+  add(node('Concat', vals, [p('cand_scores')], { axis: 0 }));
+  add(node('Concat', idxs, [p('cand_flat')], { axis: 0 }));
+  add(node('Div', [p('cand_flat'), i64('C', [C], [])], [p('cand_anchor')]));
+  add(node('Mod', [p('cand_flat'), p('C')], [p('cand_label')]));
+  add(node('Gather', [p('boxes_all'), p('cand_anchor')], [p('cand_boxes')], { axis: 0 }));
+  // scores [1, C, M]: each candidate's score on its class row, −1 elsewhere
+  add(node('OneHot', [p('cand_label'), i64('depth', [C], []), f32('onoff', [0, 1], [2])], [p('oh')], { axis: -1 }));
+  add(node('Mul', [p('oh'), p('cand_scores_col')], [p('oh_s')]));
+  add(node('Unsqueeze', [p('cand_scores'), i64('ax1b', [1])], [p('cand_scores_col')]));
+  add(node('Sub', [p('oh'), f32('one', [1], [])], [p('oh_m1')]));
+  add(node('Add', [p('oh_s'), p('oh_m1')], [p('s_mc')]));
+  add(node('Transpose', [p('s_mc')], [p('s_cm')], { perm: [1, 0] }));
+  add(node('Unsqueeze', [p('s_cm'), i64('ax0', [0])], [p('nms_scores')]));
+  add(node('Unsqueeze', [p('cand_boxes'), p('ax0')], [p('nms_boxes')]));
+  const M = anchorsPerLevel.reduce((s, c) => s + Math.min(opts.topkCandidates, c * C), 0);
+  add(node('NonMaxSuppression', [p('nms_boxes'), p('nms_scores'), i64('max_out', [M]), f32('iou', [opts.nmsThreshold]), f32('thr', [opts.scoreThreshold])], [p('sel')]));
+  add(node('Slice', [p('sel'), p('two'), i64('three', [3]), p('ax1')], [p('sel_i')]));
+  add(node('Reshape', [p('sel_i'), p('flat')], [p('kept')]));
+  add(node('Gather', [p('cand_scores'), p('kept')], [p('k_scores')], { axis: 0 }));
+  add(node('Shape', [p('k_scores')], [p('k_all')]));
+  add(node('Min', [p('k_all'), i64('max_det', [opts.detectionsPerImage])], [p('k')]));
+  add(node('TopK', [p('k_scores'), p('k')], ['scores', p('order')], { axis: 0, largest: 1, sorted: 1 }));
+  add(node('Gather', [p('kept'), p('order')], [p('final')], { axis: 0 }));
+  add(node('Gather', [p('cand_boxes'), p('final')], ['boxes'], { axis: 0 }));
+  add(node('Gather', [p('cand_label'), p('final')], ['labels'], { axis: 0 }));
+  // the Mul above reads a value defined after it: order the nodes topologically
+  const defined = new Set<string>([...m.graph.node.flatMap((n) => n.output), ...m.graph.initializer.map((t) => t.name ?? ''), ...inits.map((t) => t.name ?? ''), ...m.graph.input.map((i) => i.name)]);
+  const ordered: NodeP[] = [];
+  let pending = nodes;
+  while (pending.length) {
+    const next = pending.filter((n) => !n.input.every((i) => i === '' || defined.has(i)));
+    const ready = pending.filter((n) => n.input.every((i) => i === '' || defined.has(i)));
+    if (!ready.length) throw new HybridVisionError('RetinaNet post-processing graph has a cycle');
+    for (const n of ready) ordered.push(n), n.output.forEach((o) => defined.add(o));
+    pending = next;
+  }
+  m.graph.node.push(...ordered);
+  m.graph.initializer.push(...inits);
+  m.graph.output = [vi('boxes', DT.float, ['detections', 4]), vi('scores', DT.float, ['detections']), vi('labels', DT.int64, ['detections'])];
+}

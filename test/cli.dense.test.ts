@@ -237,6 +237,16 @@ test('bad input: a checkpoint of another head, a label PNG outside the class ran
   const out = join(tmp, 'bad-out');
   assertOneLineError(cli('detect', 'ssdlite_mobilevitv3_xxs_coco', '--weights', ptWeights('deeplabv3_mobilevitv3_xxs_voc'), SAMPLE, '--out', out), /does not match the model/);
   assertOneLineError(cli('segment', 'deeplabv3_mobilevitv3_xxs_voc', '--weights', ptWeights('ssdlite_mobilevitv3_xxs_coco'), SAMPLE, '--out', out), /does not match the model/);
+  // one level's head for another class count than the rest
+  const st = readSafetensors(modelToSafetensors(createModel('ssdlite_mobilevitv3_xxs_coco', { numClasses: 11, seed: 3 })));
+  const t = new Map(st.tensors);
+  const key = [...t.keys()].find((k) => k.startsWith('ssd_heads.0.loc_cls_layer.pw_conv') && k.endsWith('conv.weight'))!;
+  const w0 = t.get(key)!;
+  const rows = (w0.shape[0] / 15) * 25;
+  t.set(key, { dtype: 'float32', shape: [rows, ...w0.shape.slice(1)], data: new Float32Array((rows * w0.data.length) / w0.shape[0]) });
+  const mixed = join(tmp, 'mixed-head.safetensors');
+  writeFileSync(mixed, writeSafetensors(t));
+  assertOneLineError(cli('detect', 'ssdlite_mobilevitv3_xxs_coco', '--weights', mixed, SAMPLE, '--out', out), new RegExp(`${key.replace(/\./g, '\\.')}.*\\[${rows},`));
   assert.ok(!existsSync(out));
   // a label value 30 in a 21-class folder
   const seg = join(tmp, 'bad-seg');

@@ -76,7 +76,7 @@ import { decodeImageFile } from '../src/data/decode_node.js';
 import { resize } from '../src/data/resize.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { VOC_PALETTE } from '../src/data/voc_classes.js';
-import { COCO_81 } from '../src/data/coco_classes.js';
+import { COCO_81, COCO_91 } from '../src/data/coco_classes.js';
 import { classMap } from '../src/segment/host.js';
 import { denseBatch } from '../src/dense_pipeline.js';
 import { pipeline } from '../src/pipeline.js';
@@ -319,14 +319,41 @@ import { RCNN_TRANSFORM_DEFAULTS } from '../src/detect/retina_transform.js';
 import { imageToChw } from '../src/data/preprocess.js';
 import { loadModelFile } from '../src/models/model_file_node.js';
 
-test('export: RetinaNet at a fixed size as one graph ending in boxes, scores, labels equals retinaDetect (torchvision post-processing)', async () => {
-  // an untrained 26m with a zero classification bias, so that every level has candidates above 0.05
+/** An untrained 26m with a zero classification bias, so that every level has candidates above 0.05. */
+function retina26(): string {
   const weights = join(tmp, 'retina26.safetensors');
+  if (existsSync(weights)) return weights;
   const st = readSafetensors(modelToSafetensors(createModel('retinanet_mobile_former_26m', { seed: 4 })));
   const t = new Map(st.tensors);
   const b = t.get('head.classification_head.cls_logits.bias')!;
   t.set('head.classification_head.cls_logits.bias', { ...b, data: new Float32Array(b.data.length) });
   writeFileSync(weights, writeSafetensors(t, st.metadata));
+  return weights;
+}
+
+test('detect with a RetinaNet: the boxes of retinaDetect (torchvision transform, post-processing, boxes mapped back to the image) at --score, COCO names', async () => {
+  const weights = retina26();
+  const m = await loadModelFile(weights, 'retinanet_mobile_former_26m');
+  const img = await decodeImageFile(SAMPLE);
+  const host = await retinaDetect(m, [{ data: imageToChw(img, [0, 0, 0], [1, 1, 1]), height: img.height, width: img.width }]);
+  await m.dispose();
+  const d = host.images[0].detections;
+  const keep = [...d.scores.keys()].filter((i) => d.scores[i] >= 0.5);
+  assert.ok(keep.length > 0);
+  const r = cli('detect', 'retinanet_mobile_former_26m', '--weights', weights, SAMPLE, '--score', '0.5', '--json');
+  assert.equal(r.code, 0, r.err);
+  const dets = JSON.parse(r.out)[0].detections;
+  assert.equal(dets.length, keep.length);
+  dets.forEach((o: any, n: number) => {
+    const i = keep[n];
+    assert.equal(o.score, d.scores[i]);
+    assert.equal(o.label, COCO_91[d.labels[i]]);
+    assert.deepEqual([o.box.xmin, o.box.ymin, o.box.xmax, o.box.ymax], Array.from(d.boxes.subarray(4 * i, 4 * i + 4)));
+  });
+});
+
+test('export: RetinaNet at a fixed size as one graph ending in boxes, scores, labels equals retinaDetect (torchvision post-processing)', async () => {
+  const weights = retina26();
   const onnx = join(tmp, 'retina.onnx');
   const r = cli('export', 'retinanet_mobile_former_26m', '--weights', weights, '-o', onnx, '--size', '320', '320');
   assert.equal(r.code, 0, r.err);

@@ -9,6 +9,8 @@ import type { PretrainedCfg } from './models/types.js';
 import { arrayDataset } from './data/dataset.js';
 import { centerBox, renderView } from './data/augment.js';
 import { HybridVisionError, type HostTensor } from './tensor.js';
+import { assertTask, detectImages, detectionObjects, segmentationObjects, segmentImages, type DetectionObject, type SegmentationObject } from './dense_pipeline.js';
+import type { Task } from './models/task.js';
 
 export interface Prediction {
   label: string;
@@ -64,7 +66,7 @@ export interface ImageClassifier {
   dispose(): Promise<void>;
 }
 
-async function toImage(x: ImageInput): Promise<RgbImage> {
+export async function toImage(x: ImageInput): Promise<RgbImage> {
   if (typeof x === 'object' && 'width' in x) return x;
   if (!decoder) throw new HybridVisionError('no image decoder: import hybridvision/node, or pass decoded RGB images');
   return decoder(x);
@@ -93,19 +95,65 @@ async function resolveModel(model: string | HybridModel, opts: CreateOptions): P
   if (!listModels().includes(model)) return loadModelFileWith(model, opts);
   if (opts.weights) return createModel(model, { ...opts, pretrained: false });
   if (opts.pretrained === false) {
-    throw new HybridVisionError(`pipeline('${model}') with pretrained: false has no weights to classify with: pass { weights }, a model file path, or a HybridModel`);
+    throw new HybridVisionError(`pipeline('${model}') with pretrained: false has no weights to run: pass { weights }, a model file path, or a HybridModel`);
   }
   return createModel(model, { ...opts, pretrained: true });
 }
 
+export interface DenseRunner<R> {
+  (image: ImageInput, opts?: { threshold?: number }): Promise<R[]>;
+  (images: ImageInput[], opts?: { threshold?: number }): Promise<R[][]>;
+  (images: ImageInput | ImageInput[], opts?: { threshold?: number }): Promise<R[] | R[][]>;
+  model: HybridModel;
+  dispose(): Promise<void>;
+}
+/** `pipeline('image-segmentation', model)`: per image `[{label, score: null, mask}]`, one entry per class present, masks at the image's size. */
+export type ImageSegmenter = DenseRunner<SegmentationObject>;
+/** `pipeline('object-detection', model)`: per image `[{label, score, box: {xmin, ymin, xmax, ymax}}]` in the image's pixels, score ≥ threshold. */
+export type ObjectDetector = DenseRunner<DetectionObject>;
+
+/** The default score threshold of the detection pipeline (and of `hybridvision detect --score`). */
+export const DEFAULT_DETECTION_THRESHOLD = 0.3;
+
 /**
- * `pipeline('image-classification', model)`: `model` is a HybridModel, a model file path, or a zoo
- * name, which loads its official pretrained weights (fetched and cached on first use); a model that
- * has none is an error, never random weights.
+ * `pipeline(task, model)`: `model` is a HybridModel, a model file path, or a zoo name, which loads its
+ * official pretrained weights (fetched and cached on first use); a model that has none is an error,
+ * never random weights. The task must be the model's (from its family): image-classification,
+ * image-segmentation (DeepLabv3) or object-detection (SSDLite, RetinaNet).
  */
-export async function pipeline(task: 'image-classification', model: string | HybridModel, opts: CreateOptions & { topK?: number } = {}): Promise<ImageClassifier> {
-  if (task !== 'image-classification') throw new HybridVisionError(`unsupported task '${task}' (supported: image-classification)`);
+export async function pipeline(task: 'image-classification', model: string | HybridModel, opts?: CreateOptions & { topK?: number }): Promise<ImageClassifier>;
+export async function pipeline(task: 'image-segmentation', model: string | HybridModel, opts?: CreateOptions): Promise<ImageSegmenter>;
+export async function pipeline(task: 'object-detection', model: string | HybridModel, opts?: CreateOptions & { threshold?: number }): Promise<ObjectDetector>;
+export async function pipeline(task: Task, model: string | HybridModel, opts: CreateOptions & { topK?: number; threshold?: number } = {}): Promise<ImageClassifier | ImageSegmenter | ObjectDetector> {
+  const tasks: Task[] = ['image-classification', 'image-segmentation', 'object-detection'];
+  if (!tasks.includes(task)) throw new HybridVisionError(`unsupported task '${task}' (supported: ${tasks.join(', ')})`);
   const m = await resolveModel(model, opts);
+  try {
+    assertTask(m, task);
+  } catch (e) {
+    await m.dispose();
+    throw e;
+  }
+  if (task === 'image-segmentation') {
+    const seg = async (images: ImageInput | ImageInput[]) => {
+      const list = Array.isArray(images) ? images : [images];
+      const rgbs = await Promise.all(list.map(toImage));
+      const maps = await segmentImages(m, rgbs);
+      const r = maps.map((x) => segmentationObjects(m, x));
+      return Array.isArray(images) ? r : r[0];
+    };
+    return Object.assign(seg, { model: m, dispose: () => m.dispose() }) as ImageSegmenter;
+  }
+  if (task === 'object-detection') {
+    const det = async (images: ImageInput | ImageInput[], o: { threshold?: number } = {}) => {
+      const list = Array.isArray(images) ? images : [images];
+      const rgbs = await Promise.all(list.map(toImage));
+      const th = o.threshold ?? opts.threshold ?? DEFAULT_DETECTION_THRESHOLD;
+      const r = (await detectImages(m, rgbs)).map((d) => detectionObjects(m, d, th));
+      return Array.isArray(images) ? r : r[0];
+    };
+    return Object.assign(det, { model: m, dispose: () => m.dispose() }) as ObjectDetector;
+  }
   async function run(images: ImageInput, o?: { topK?: number }): Promise<Prediction[]>;
   async function run(images: ImageInput[], o?: { topK?: number }): Promise<Prediction[][]>;
   async function run(images: ImageInput | ImageInput[], o?: { topK?: number }): Promise<Prediction[] | Prediction[][]>;

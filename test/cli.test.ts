@@ -52,7 +52,7 @@ test('every command answers --help with its usage and options (exit 0); a value 
   const top = cli('--help');
   assert.equal(top.code, 0, top.err);
   const names = [...top.out.matchAll(/^  ([\w-]+) /gm)].map((m) => m[1]);
-  assert.deepEqual(names, ['models', 'summary', 'predict', 'run', 'import', 'export', 'bench', 'train', 'eval', 'coco-eval', 'data']);
+  assert.deepEqual(names, ['models', 'summary', 'predict', 'segment', 'detect', 'run', 'import', 'export', 'bench', 'train', 'eval', 'coco-eval', 'data']);
   for (const name of names) {
     const r = cli(name, '--help');
     assert.equal(r.code, 0, `${name}: ${r.err}`);

@@ -11,6 +11,8 @@ import { exportCommand, exportSpec } from './commands/export.js';
 import { importCommand, importSpec } from './commands/import.js';
 import { predictCommand, predictSpec } from './commands/predict.js';
 import { runCommand, runSpec } from './commands/run.js';
+import { segmentCommand, segmentSpec } from './commands/segment.js';
+import { detectCommand, detectSpec } from './commands/detect.js';
 import { summaryCommand, summarySpec } from './commands/summary.js';
 import { trainCommand, trainSpec } from './commands/train.js';
 import { zooCommand, zooSpec } from './commands/zoo.js';
@@ -20,6 +22,8 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => Pro
   models: { spec: zooSpec, run: zooCommand },
   summary: { spec: summarySpec, run: summaryCommand },
   predict: { spec: predictSpec, run: predictCommand },
+  segment: { spec: segmentSpec, run: segmentCommand },
+  detect: { spec: detectSpec, run: detectCommand },
   run: { spec: runSpec, run: runCommand },
   import: { spec: importSpec, run: importCommand },
   export: { spec: exportSpec, run: exportCommand },

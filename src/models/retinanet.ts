@@ -19,6 +19,7 @@ import { resizeNearest } from '../graph/ops/resize.js';
 import { concat, reshape, transpose } from '../graph/ops/shape.js';
 import { Conv2d } from '../nn/layers.js';
 import { constant, Module, normal, uniform } from '../nn/module.js';
+import { COCO_91 } from '../data/coco_classes.js';
 import { HybridVisionError } from '../tensor.js';
 import { MOBILE_FORMER_CFGS, MobileFormer, type MobileFormerConfig } from './mobile_former.js';
 import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
@@ -213,6 +214,7 @@ function retinaPretrainedCfg(body: string): PretrainedCfg {
     std: [0.229, 0.224, 0.225],
     channelOrder: 'RGB',
     numClasses: 91,
+    labels: COCO_91,
     paper: { params: 0, madds: 0, top1: 0, resolution: 800, maddsConvention: `RetinaNet (torchvision 0.14 v1) around ${body}; no released weights` },
   };
 }

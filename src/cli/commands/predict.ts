@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { decodeImageFile } from '../../data/decode_node.js';
 import type { RgbImage } from '../../data/image.js';
 import { listModels } from '../../models/registry.js';
+import { taskOf } from '../../models/task.js';
 import { imagesToBatch, topK, type Prediction } from '../../pipeline.js';
 import { HybridVisionError } from '../../tensor.js';
 import { parse, posInt, usageError, type CommandSpec } from '../args.js';
@@ -35,9 +36,9 @@ export async function predictCommand(argv: string[]): Promise<void> {
   }
   const k = posInt(values.top, 'top', 5);
   const model = await loadWeights(weights, name);
-  if (model.spec.family === 'deeplabv3' || model.spec.family === 'ssdlite' || model.spec.family === 'retinanet') {
-    const task = model.spec.family === 'deeplabv3' ? 'segmentation' : 'detection';
-    throw new HybridVisionError(`${model.name} is a ${task} model; predict classifies images (hybridvision run writes its outputs)`);
+  const task = taskOf(model.spec);
+  if (task !== 'image-classification') {
+    throw new HybridVisionError(`${model.name} is a ${task === 'image-segmentation' ? 'segmentation' : 'detection'} model; predict classifies images (hybridvision ${task === 'image-segmentation' ? 'segment' : 'detect'} runs it)`);
   }
   const results: ({ image: string; predictions: Prediction[] } | { image: string; error: string })[] = [];
   let failed = 0;

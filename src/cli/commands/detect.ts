@@ -1,0 +1,81 @@
+/** `hybridvision detect <model> --weights FILE IMAGE... [--score 0.3] [--out DIR] [--json]`: boxes per image and annotated pictures. */
+import { mkdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { decodeImageFile } from '../../data/decode_node.js';
+import { drawBoxes } from '../../data/draw.js';
+import { encodePng } from '../../data/png_node.js';
+import { assertTask, detectImages, detectionObjects, filterDetections } from '../../dense_pipeline.js';
+import { writeFileAtomic } from '../../io/node_files.js';
+import { listModels } from '../../models/registry.js';
+import { DEFAULT_DETECTION_THRESHOLD } from '../../pipeline.js';
+import { HybridVisionError } from '../../tensor.js';
+import { nonNegNumber, parse, usageError, type CommandSpec } from '../args.js';
+import { loadWeights, WEIGHTS_HELP } from '../weights.js';
+import { outputStem } from './segment.js';
+
+export const detectSpec: CommandSpec = {
+  usage: 'detect <model> --weights FILE IMAGE...',
+  about:
+    "Object detection (SSDLite, RetinaNet models): label, score and box (original image pixels) of each detection at or above --score; with --out, <name>.detections.png with the boxes drawn. " +
+    'An unreadable image is reported on its own line, the rest are processed, and the exit code is 1.',
+  options: {
+    weights: { type: 'string', value: 'FILE', help: WEIGHTS_HELP },
+    score: { type: 'string', value: 'S', help: `lowest score shown (default ${DEFAULT_DETECTION_THRESHOLD})` },
+    out: { type: 'string', value: 'DIR', help: 'write the annotated images here (created if missing)' },
+    json: { type: 'boolean', help: 'print JSON: [{image, detections: [{label, score, box: {xmin, ymin, xmax, ymax}}]} or {image, error}]' },
+  },
+};
+
+export async function detectCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, detectSpec);
+  const [name, ...images] = positionals;
+  if (!name) throw usageError(detectSpec, 'expected a model name and images');
+  if (!listModels().includes(name)) throw new HybridVisionError(`unknown model '${name}' (hybridvision models lists them)`);
+  if (!values.weights) throw usageError(detectSpec, '--weights FILE (or pretrained) is required');
+  if (images.length === 0) throw usageError(detectSpec, 'expected at least one image');
+  const score = nonNegNumber(values.score, 'score', DEFAULT_DETECTION_THRESHOLD);
+  const model = await loadWeights(values.weights, name);
+  assertTask(model, 'object-detection');
+  if (values.out) mkdirSync(values.out, { recursive: true });
+  const used = new Set<string>();
+  const results: unknown[] = [];
+  let failed = 0;
+  const show = (p: string) => relative(process.cwd(), p) || p;
+  for (const image of images) {
+    let rgb;
+    try {
+      rgb = await decodeImageFile(image);
+    } catch (e) {
+      if (!(e instanceof HybridVisionError)) throw e;
+      failed++;
+      results.push({ image, error: e.message });
+      if (!values.json) console.error(`hybridvision: error: ${e.message.split('\n')[0]}`);
+      continue;
+    }
+    const [all] = await detectImages(model, [rgb]);
+    const objs = detectionObjects(model, all, score);
+    let file: string | undefined;
+    if (values.out) {
+      const kept = filterDetections(all, score);
+      const pic = drawBoxes(rgb, kept.boxes, kept.labels);
+      file = join(values.out, `${outputStem(image, used)}.detections.png`);
+      await writeFileAtomic(file, encodePng({ width: pic.width, height: pic.height, channels: 3, data: pic.data }));
+    }
+    if (values.json) {
+      results.push({ image, detections: objs, ...(file ? { file } : {}) });
+      continue;
+    }
+    console.log(`${show(image)} (${rgb.width}x${rgb.height}): ${objs.length} detection${objs.length === 1 ? '' : 's'} with score ≥ ${score}`);
+    for (const o of objs) {
+      const b = o.box;
+      console.log(`  ${o.score.toFixed(3)}  ${o.label.padEnd(16)} [${[b.xmin, b.ymin, b.xmax, b.ymax].map((v) => v.toFixed(1)).join(', ')}]`);
+    }
+    if (file) console.log(`  wrote ${show(file)}`);
+  }
+  if (values.json) console.log(JSON.stringify(results, null, 2));
+  await model.dispose();
+  if (failed > 0) {
+    console.error(`hybridvision: ${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be read`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,96 @@
+/** `hybridvision segment <model> --weights FILE IMAGE... [--out DIR] [--json]`: class maps (paletted PNG), overlays and per-class pixel shares. */
+import { mkdirSync } from 'node:fs';
+import { basename, extname, join, relative } from 'node:path';
+import { decodeImageFile } from '../../data/decode_node.js';
+import { overlayClassMap } from '../../data/draw.js';
+import { encodePng } from '../../data/png_node.js';
+import { VOC_PALETTE } from '../../data/voc_classes.js';
+import { classNames, segmentImages, segmentationObjects, assertTask, type ClassMap } from '../../dense_pipeline.js';
+import { writeFileAtomic } from '../../io/node_files.js';
+import { listModels } from '../../models/registry.js';
+import { HybridVisionError } from '../../tensor.js';
+import { parse, usageError, type CommandSpec } from '../args.js';
+import { loadWeights, WEIGHTS_HELP } from '../weights.js';
+
+export const segmentSpec: CommandSpec = {
+  usage: 'segment <model> --weights FILE IMAGE...',
+  about:
+    'Semantic segmentation (DeepLabv3 models): per image the share of pixels of each class; with --out, <name>.classes.png (the class map, paletted with the VOC colours: pixel value = class index) and <name>.overlay.png. ' +
+    'An unreadable image is reported on its own line, the rest are processed, and the exit code is 1.',
+  options: {
+    weights: { type: 'string', value: 'FILE', help: WEIGHTS_HELP },
+    out: { type: 'string', value: 'DIR', help: 'write the class map and overlay PNGs here (created if missing)' },
+    json: { type: 'boolean', help: 'print JSON: [{image, shares: {label: fraction}, segments: [{label, score}]} or {image, error}]' },
+  },
+};
+
+/** Output files of an image: its base name without extension (a numeric suffix keeps repeated names apart). */
+export function outputStem(image: string, used: Set<string>): string {
+  const stem = basename(image, extname(image));
+  let s = stem;
+  for (let i = 2; used.has(s); i++) s = `${stem}_${i}`;
+  used.add(s);
+  return s;
+}
+
+export function classShares(m: ClassMap, names: string[]): { label: string; index: number; share: number }[] {
+  const counts = new Map<number, number>();
+  for (const k of m.map) counts.set(k, (counts.get(k) ?? 0) + 1);
+  const n = m.width * m.height;
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([k, c]) => ({ label: names[k] ?? String(k), index: k, share: c / n }));
+}
+
+export async function segmentCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, segmentSpec);
+  const [name, ...images] = positionals;
+  if (!name) throw usageError(segmentSpec, 'expected a model name and images');
+  if (!listModels().includes(name)) throw new HybridVisionError(`unknown model '${name}' (hybridvision models lists them)`);
+  if (!values.weights) throw usageError(segmentSpec, '--weights FILE (or pretrained) is required');
+  if (images.length === 0) throw usageError(segmentSpec, 'expected at least one image');
+  const model = await loadWeights(values.weights, name);
+  assertTask(model, 'image-segmentation');
+  const names = classNames(model);
+  if (values.out) mkdirSync(values.out, { recursive: true });
+  const used = new Set<string>();
+  const results: unknown[] = [];
+  let failed = 0;
+  const show = (p: string) => relative(process.cwd(), p) || p;
+  for (const image of images) {
+    let rgb;
+    try {
+      rgb = await decodeImageFile(image);
+    } catch (e) {
+      if (!(e instanceof HybridVisionError)) throw e;
+      failed++;
+      results.push({ image, error: e.message });
+      if (!values.json) console.error(`hybridvision: error: ${e.message.split('\n')[0]}`);
+      continue;
+    }
+    const [m] = await segmentImages(model, [rgb]);
+    const shares = classShares(m, names);
+    const files: string[] = [];
+    if (values.out) {
+      const stem = outputStem(image, used);
+      const map8 = m.map instanceof Uint8Array ? m.map : Uint8Array.from(m.map, (k) => k & 255);
+      const cls = join(values.out, `${stem}.classes.png`);
+      const ov = join(values.out, `${stem}.overlay.png`);
+      await writeFileAtomic(cls, encodePng({ width: m.width, height: m.height, channels: 1, data: map8, palette: VOC_PALETTE }));
+      const o = overlayClassMap(rgb, m.map);
+      await writeFileAtomic(ov, encodePng({ width: o.width, height: o.height, channels: 3, data: o.data }));
+      files.push(cls, ov);
+    }
+    if (values.json) {
+      results.push({ image, shares: Object.fromEntries(shares.map((s) => [s.label, s.share])), segments: segmentationObjects(model, m).map(({ label, score }) => ({ label, score })), files });
+      continue;
+    }
+    console.log(`${show(image)} (${m.width}x${m.height})`);
+    for (const s of shares) console.log(`  ${(s.share * 100).toFixed(2).padStart(6)}%  ${s.label}`);
+    for (const f of files) console.log(`  wrote ${show(f)}`);
+  }
+  if (values.json) console.log(JSON.stringify(results, null, 2));
+  await model.dispose();
+  if (failed > 0) {
+    console.error(`hybridvision: ${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be read`);
+    process.exitCode = 1;
+  }
+}

@@ -135,6 +135,8 @@ function checkDetection(ds: DetectionDataset, what: string): void {
 }
 
 function mapOf(gt: CocoGroundTruth, dets: CocoDetection[]): TaskEval {
+  // no detection at all (an untrained detector below the score threshold): every AP and AR is 0
+  if (dets.length === 0) return { primary: 'AP', metrics: Object.fromEntries(STATS_NAMES.map((n) => [n, 0])) };
   const r = cocoEvaluate(gt, dets);
   return { primary: 'AP', metrics: Object.fromEntries(STATS_NAMES.map((n, i) => [n, r.stats[i]])) };
 }

@@ -10,8 +10,10 @@ import { resize } from './resize.js';
 export interface DetectionDataset {
   readonly count: number;
   readonly size: number;
-  /** count × size × size × 3 bytes */
+  /** count × size × size × channels bytes */
   readonly pixels: Uint8Array;
+  /** 3 (RGB, the default) or 1 (gray, read as R = G = B) */
+  readonly channels?: 1 | 3;
   /** per image [n, 4] x1, y1, x2, y2 in pixels of the size × size image */
   readonly boxes: Float32Array[];
   /** per image labels 1..K (0 = background) */
@@ -24,6 +26,7 @@ export interface SegmentationDataset {
   readonly count: number;
   readonly size: number;
   readonly pixels: Uint8Array;
+  readonly channels?: 1 | 3;
   /** count × size × size class ids (255 = ignore) */
   readonly labels: Uint8Array;
   readonly classNames: readonly string[];

@@ -10,6 +10,7 @@
  * The same (split, seed, index, size) always gives the same scene.
  */
 import { HybridVisionError } from '../tensor.js';
+import type { DetectionDataset, SegmentationDataset } from './dense_dataset.js';
 
 export interface FmnistSource {
   /** count × 28 × 28 gray bytes */
@@ -179,4 +180,14 @@ export function makeSceneSet(src: FmnistSource, seed: number, count: number, opt
     objects.push(s.objects);
   }
   return { count, size, pixels: px, masks, objects };
+}
+
+/** A scene set as a detection dataset (gray, labels = class + 1) and a segmentation dataset (0 = background). */
+export function sceneDatasets(set: SceneSet, classNames: readonly string[]): { detection: DetectionDataset; segmentation: SegmentationDataset } {
+  const boxes = set.objects.map((obs) => Float32Array.from(obs.flatMap((o) => o.box)));
+  const labels = set.objects.map((obs) => Int32Array.from(obs, (o) => o.label + 1));
+  return {
+    detection: { count: set.count, size: set.size, pixels: set.pixels, channels: 1, boxes, labels, classNames },
+    segmentation: { count: set.count, size: set.size, pixels: set.pixels, channels: 1, labels: set.masks, classNames: ['background', ...classNames] },
+  };
 }

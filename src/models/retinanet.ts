@@ -228,6 +228,7 @@ export const RETINANET_SPECS: ModelSpec[] = Object.entries(RETINANET_CFGS).map((
   build: (numClasses: number) => new RetinaNetMobileFormer(cfg, numClasses),
   // resetClassifier re-initialises the class predictor only (the box branch is class-agnostic)
   headPrefixes: ['head.classification_head.cls_logits.'],
+  backbonePrefixes: ['backbone.body.'],
   classifierKey: 'head.classification_head.cls_logits.weight',
   classifierRowsPerClass: RETINANET_COMMON.anchorsPerCell,
 }));

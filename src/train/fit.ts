@@ -14,6 +14,7 @@ import { smoothTargets } from './loss.js';
 import { adamw, noDecayNormsAndBiases, sgd, decayAll } from './optim.js';
 import { stepDecay, warmupCosine } from './schedule.js';
 import { TrainStep, type FreezeSpec, type OptimizerState } from './step.js';
+import { isTrainTask, type TaskEval, type TrainTask } from './task.js';
 
 export interface FitOptions {
   epochs: number;
@@ -63,6 +64,8 @@ export interface EpochRecord {
   trainLoss: number;
   trainAcc: number;
   val: { top1: number; top5: number; loss: number } | null;
+  /** A task's validation metrics (dense tasks: mIoU, COCO AP, ...), with the headline one named. */
+  metrics?: TaskEval | null;
   lr: number;
   seconds: number;
   imgPerSec: number;
@@ -89,7 +92,7 @@ export interface StepInfo {
 
 export interface FitHooks {
   onStep?(s: StepInfo): void;
-  onEpoch?(r: EpochRecord, val: EvalResult | null): void;
+  onEpoch?(r: EpochRecord, val: EvalResult | null, metrics?: TaskEval | null): void;
   /** Called after every completed epoch with the full resumable state. */
   checkpoint?(s: FitState): Promise<void>;
   /** Resume from this state (epochs already done are skipped). */
@@ -112,9 +115,15 @@ export function nonFiniteIn(s: Pick<FitState, 'weights' | 'optimizer' | 'ema'>):
   return bad;
 }
 
-export async function fit(model: HybridModel, train: Dataset, val: Dataset | null, o: FitOptions, hooks: FitHooks = {}): Promise<{ history: EpochRecord[]; last: EvalResult | null }> {
+/**
+ * Trains `model` on a classification `Dataset` (top-1 on `val`) or on a `TrainTask`, which brings its
+ * objective, batches and evaluation (dense tasks; `val` is then unused: the task holds its own).
+ */
+export async function fit(model: HybridModel, train: Dataset | TrainTask, val: Dataset | null, o: FitOptions, hooks: FitHooks = {}): Promise<{ history: EpochRecord[]; last: EvalResult | null; metrics: TaskEval | null }> {
+  const task = isTrainTask(train) ? train : null;
   const B = o.batchSize;
   const S = o.size;
+  if (task && task.size !== S) throw new HybridVisionError(`the ${task.kind} data is ${task.size}x${task.size}, the run's size ${S}`);
   const stepsPerEpoch = Math.floor(train.count / B);
   if (stepsPerEpoch < 1) throw new HybridVisionError(`batch size ${B} is larger than the training set (${train.count} images)`);
   const seed = o.seed ?? 0;
@@ -133,7 +142,7 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
   const createStep = (epoch: number) =>
     TrainStep.create(model, [B, 3, S, S], {
       optimizer,
-      targets: o.mix ? 'soft' : 'labels',
+      ...(task ? { objective: task.objective } : { targets: o.mix ? 'soft' : 'labels' }),
       labelSmoothing: o.labelSmoothing ?? 0.1,
       clipGradNorm: o.clipGrad ?? null,
       freeze: o.freeze,
@@ -165,6 +174,7 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
   const labels = new Int32Array(B);
   const view = { size: S, pad: o.pad ?? 0, norm: o.norm };
   let last: EvalResult | null = null;
+  let lastMetrics: TaskEval | null = null;
   try {
     for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
       if (o.dropout && epoch > startEpoch) {
@@ -180,11 +190,23 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
       let lossSum = 0;
       let correct = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
+        if (task) {
+          const r = await step.run({ dtype: 'float32', shape: [B, 3, S, S], data: x }, task.batch(order.subarray(s * B, (s + 1) * B), rand, x));
+          if (!Number.isFinite(r.loss)) {
+            throw new HybridVisionError(`loss became ${r.loss} at epoch ${epoch + 1}, step ${s + 1}; stopped (the last good checkpoint, after epoch ${epoch}, is kept)`);
+          }
+          ema?.update(step.state());
+          lossSum += r.loss;
+          const seconds = (performance.now() - t0) / 1000;
+          hooks.onStep?.({ epoch, step: s + 1, stepsPerEpoch, loss: lossSum / (s + 1), acc: NaN, imgPerSec: ((s + 1) * B) / seconds, lr: r.lr });
+          continue;
+        }
+        const ds = train as Dataset;
         for (let b = 0; b < B; b++) {
           const i = order[s * B + b];
-          const v = trainView(o.augment ?? 'pad-crop', train.width, train.height, view.pad, o.flip ?? true, rand, o.shift);
-          renderView(train, i, v.box, v.flip, S, x, b * per, o.norm);
-          labels[b] = train.labels[i];
+          const v = trainView(o.augment ?? 'pad-crop', ds.width, ds.height, view.pad, o.flip ?? true, rand, o.shift);
+          renderView(ds, i, v.box, v.flip, S, x, b * per, o.norm);
+          labels[b] = ds.labels[i];
         }
         let targets: HostTensor | Int32Array = labels;
         if (o.mix && rand() < o.mix.prob) {
@@ -214,18 +236,20 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
       step.sync();
       const evalWeights = ema ? ema.stateDict() : null;
       if (evalWeights) model.loadStateDict(evalWeights);
-      last = val ? await evaluate(model, val, view) : null;
+      if (task) lastMetrics = await task.evaluate(model);
+      else last = val ? await evaluate(model, val, view) : null;
       const rec: EpochRecord = {
         epoch: epoch + 1,
         trainLoss: lossSum / stepsPerEpoch,
-        trainAcc: correct / (stepsPerEpoch * B),
+        trainAcc: task ? NaN : correct / (stepsPerEpoch * B),
         val: last ? { top1: last.top1, top5: last.top5, loss: last.loss } : null,
+        ...(task ? { metrics: lastMetrics } : {}),
         lr: step.currentLr(),
         seconds,
         imgPerSec: (stepsPerEpoch * B) / seconds,
       };
       history.push(rec);
-      hooks.onEpoch?.(rec, last);
+      hooks.onEpoch?.(rec, last, lastMetrics);
       if (hooks.checkpoint) {
         const state: FitState = { epoch: epoch + 1, weights: step.stateDict(), optimizer: step.optimizerState(), ema: ema ? ema.stateDict() : null, history };
         const bad = nonFiniteIn(state);
@@ -242,5 +266,5 @@ export async function fit(model: HybridModel, train: Dataset, val: Dataset | nul
     await step.release();
   }
   if (ema) model.loadStateDict(ema.stateDict());
-  return { history, last };
+  return { history, last, metrics: lastMetrics };
 }

@@ -21,3 +21,5 @@ export { classification, type Objective, type TargetsInput } from './objective.j
 export { WeightEma, type EmaOptions } from './ema.js';
 export { InputGradient, type InputGradientOptions, type InputGradientResult, type SaliencyKind } from './saliency.js';
 export { retinaObjective, retinaTrainTargets, retinaLossTerms, RETINA_TARGET_COLUMNS, type BoxTargets } from './retina_objective.js';
+export { isTrainTask, type TrainTask, type TaskEval } from './task.js';
+export { segmentationTask, ssdTask, retinaTask, cocoGroundTruth, type DenseTaskOptions } from './dense_tasks.js';

@@ -81,7 +81,18 @@ export function trainingReport(o: { title: string; command: string; history: Epo
     xs,
     'loss per image',
   );
-  const acc = chart(
+  const dense = o.history.find((h) => h.metrics)?.metrics;
+  const palette = ['#36c', '#d33', '#393', '#c6c', '#f90', '#333'];
+  const acc = dense
+    ? chart(
+        'validation metrics',
+        Object.keys(dense.metrics)
+          .filter((k) => ['AP', 'AP50', 'AP75', 'mIoU', 'pixelAccuracy'].includes(k))
+          .map((k, i) => ({ name: k, color: palette[i % palette.length], ys: o.history.map((h) => (h.metrics ? 100 * h.metrics.metrics[k] : null)) })),
+        xs,
+        '%',
+      )
+    : chart(
     'accuracy',
     [
       { name: 'train acc (augmented views)', color: '#d33', ys: o.history.map((h) => 100 * h.trainAcc) },
@@ -91,7 +102,7 @@ export function trainingReport(o: { title: string; command: string; history: Epo
     'accuracy %',
   );
   const rows = o.history
-    .map((h) => `<tr><td>${h.epoch}</td><td>${h.trainLoss.toFixed(4)}</td><td>${(100 * h.trainAcc).toFixed(2)}</td><td>${h.val ? (100 * h.val.top1).toFixed(2) : ''}</td><td>${h.lr.toExponential(2)}</td><td>${h.imgPerSec.toFixed(0)}</td><td>${h.seconds.toFixed(0)}</td></tr>`)
+    .map((h) => `<tr><td>${h.epoch}</td><td>${h.trainLoss.toFixed(4)}</td><td>${Number.isFinite(h.trainAcc) ? (100 * h.trainAcc).toFixed(2) : ''}</td><td>${h.val ? (100 * h.val.top1).toFixed(2) : h.metrics ? (100 * h.metrics.metrics[h.metrics.primary]).toFixed(2) : ''}</td><td>${h.lr.toExponential(2)}</td><td>${h.imgPerSec.toFixed(0)}</td><td>${h.seconds.toFixed(0)}</td></tr>`)
     .join('');
   const test = o.test
     ? `<h2>Test set</h2><p>top-1 <b>${(100 * o.test.top1).toFixed(2)}%</b>${o.classNames.length > 5 ? `, top-5 ${(100 * o.test.top5).toFixed(2)}%` : ''} on ${o.test.count} images</p>${confusionTable(o.test, o.classNames)}`
@@ -100,6 +111,6 @@ export function trainingReport(o: { title: string; command: string; history: Epo
 <style>body{font:14px system-ui,sans-serif;margin:2em}figure{display:inline-block;margin:0 1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}</style></head>
 <body><h1>${esc(o.title)}</h1><p><code>${esc(o.command)}</code></p>${(o.notes ?? []).map((n) => `<p>${esc(n)}</p>`).join('')}
 ${loss}${acc}
-<h2>Epochs</h2><table><tr><th>epoch</th><th>${esc(trainLossName)}</th><th>train acc %</th><th>val top-1 %</th><th>lr</th><th>img/s</th><th>s</th></tr>${rows}</table>
+<h2>Epochs</h2><table><tr><th>epoch</th><th>${esc(trainLossName)}</th><th>train acc %</th><th>${dense ? `val ${esc(dense.primary)} %` : 'val top-1 %'}</th><th>lr</th><th>img/s</th><th>s</th></tr>${rows}</table>
 ${test}</body></html>\n`;
 }

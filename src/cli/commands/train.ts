@@ -20,6 +20,8 @@ import { checkBatchInput, nonNegInt, nonNegNumber, parse, posInt, usageError, ty
 import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
 import { duration, Eta, Progress, StatusLine } from '../progress.js';
+import { getModelSpec } from '../../models/registry.js';
+import { DENSE_FAMILIES, trainDenseCommand } from './train_dense.js';
 
 const num = nonNegNumber;
 
@@ -27,12 +29,15 @@ const str = (value: string, help: string, choices?: readonly string[]) => ({ typ
 const flag = (help: string) => ({ type: 'boolean' as const, help });
 
 export const trainSpec: CommandSpec = {
-  usage: 'train <model> --data fashion-mnist|DIR',
+  usage: 'train <model> --data fashion-mnist|fmnist-scenes|DIR',
   about:
     'Trains (or fine-tunes, with --weights) a model: a live progress bar, a resumable checkpoint written atomically after every epoch, ' +
     'then OUT/model.safetensors (official key names), the test-set accuracy and OUT/report.html (curves, confusion matrix).',
   options: {
-    data: str('SRC', "'fashion-mnist' (the Debian IDX files) or a folder with one sub-folder of images per class"),
+    data: str('SRC', "classifiers: 'fashion-mnist' (the Debian IDX files) or a folder with one sub-folder of images per class; dense models: 'fmnist-scenes' (made in memory) or a COCO-format detection / VOC-format segmentation folder"),
+    scenes: str('N', 'fmnist-scenes: training scenes (default 8000; the test set is always the same 1,000 scenes)'),
+    'test-scenes': str('N', 'fmnist-scenes: test scenes (default 1000)'),
+    'no-flip': flag('dense models: no random horizontal flips'),
     'data-path': str('DIR', 'where the Fashion-MNIST IDX files are (default /usr/share/datasets/fashion-mnist)'),
     epochs: str('N', 'epochs (default 10)'),
     batch: str('N', 'batch size (default 64)'),
@@ -57,7 +62,7 @@ export const trainSpec: CommandSpec = {
     ema: str('DECAY', 'keep an EMA of the weights with this decay; its weights are saved'),
     dropout: flag("enable the model's dropout rates"),
     weights: str('FILE', "start from these weights (a model file, or 'pretrained' for the official ImageNet weights); the head is replaced when the class count differs"),
-    freeze: str('', 'train only the classifier head', ['backbone']),
+    freeze: str('', 'train only the head (dense models: freeze the backbone network)', ['backbone']),
     val: str('FRACTION', 'held-out validation fraction of the training set (default 0.1; 0 for none)'),
     limit: str('N', 'train on a random subset of N images'),
     seed: str('N', 'seed for initialisation, shuffling and augmentation (default 1)'),
@@ -71,6 +76,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, trainSpec);
   if (positionals.length !== 1 || !values.data) throw usageError(trainSpec, 'expected a model and --data');
   const name = positionals[0];
+  if (DENSE_FAMILIES.has(getModelSpec(name).family)) return trainDenseCommand(name, values, argv);
   const size = posInt(values.size, 'size', 32);
   const seed = posInt(values.seed, 'seed', 1) ;
   const status = new StatusLine();

@@ -1,15 +1,15 @@
 /** `hybridvision detect <model> --weights FILE IMAGE... [--score 0.3] [--out DIR] [--json]`: boxes per image and annotated pictures. */
 import { mkdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { decodeImageFile } from '../../data/decode_node.js';
+import { join } from 'node:path';
 import { drawBoxes } from '../../data/draw.js';
 import { encodePng } from '../../data/png_node.js';
 import { assertTask, detectImages, detectionObjects, filterDetections } from '../../dense_pipeline.js';
 import { writeFileAtomic } from '../../io/node_files.js';
 import { listModels } from '../../models/registry.js';
 import { DEFAULT_DETECTION_THRESHOLD } from '../../pipeline.js';
-import { HybridVisionError } from '../../tensor.js';
 import { nonNegNumber, parse, usageError, type CommandSpec } from '../args.js';
+import { forEachImage, shownPath } from '../per_image.js';
+import { HybridVisionError } from '../../tensor.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 import { outputStem } from './segment.js';
 
@@ -38,20 +38,7 @@ export async function detectCommand(argv: string[]): Promise<void> {
   assertTask(model, 'object-detection');
   if (values.out) mkdirSync(values.out, { recursive: true });
   const used = new Set<string>();
-  const results: unknown[] = [];
-  let failed = 0;
-  const show = (p: string) => relative(process.cwd(), p) || p;
-  for (const image of images) {
-    let rgb;
-    try {
-      rgb = await decodeImageFile(image);
-    } catch (e) {
-      if (!(e instanceof HybridVisionError)) throw e;
-      failed++;
-      results.push({ image, error: e.message });
-      if (!values.json) console.error(`hybridvision: error: ${e.message.split('\n')[0]}`);
-      continue;
-    }
+  await forEachImage(images, values.json, async (image, rgb) => {
     const [all] = await detectImages(model, [rgb]);
     const objs = detectionObjects(model, all, score);
     let file: string | undefined;
@@ -61,21 +48,15 @@ export async function detectCommand(argv: string[]): Promise<void> {
       file = join(values.out, `${outputStem(image, used)}.detections.png`);
       await writeFileAtomic(file, encodePng({ width: pic.width, height: pic.height, channels: 3, data: pic.data }));
     }
-    if (values.json) {
-      results.push({ image, detections: objs, ...(file ? { file } : {}) });
-      continue;
+    if (!values.json) {
+      console.log(`${shownPath(image)} (${rgb.width}x${rgb.height}): ${objs.length} detection${objs.length === 1 ? '' : 's'} with score ≥ ${score}`);
+      for (const o of objs) {
+        const b = o.box;
+        console.log(`  ${o.score.toFixed(3)}  ${o.label.padEnd(16)} [${[b.xmin, b.ymin, b.xmax, b.ymax].map((v) => v.toFixed(1)).join(', ')}]`);
+      }
+      if (file) console.log(`  wrote ${shownPath(file)}`);
     }
-    console.log(`${show(image)} (${rgb.width}x${rgb.height}): ${objs.length} detection${objs.length === 1 ? '' : 's'} with score ≥ ${score}`);
-    for (const o of objs) {
-      const b = o.box;
-      console.log(`  ${o.score.toFixed(3)}  ${o.label.padEnd(16)} [${[b.xmin, b.ymin, b.xmax, b.ymax].map((v) => v.toFixed(1)).join(', ')}]`);
-    }
-    if (file) console.log(`  wrote ${show(file)}`);
-  }
-  if (values.json) console.log(JSON.stringify(results, null, 2));
+    return { image, detections: objs, ...(file ? { file } : {}) };
+  });
   await model.dispose();
-  if (failed > 0) {
-    console.error(`hybridvision: ${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be read`);
-    process.exitCode = 1;
-  }
 }

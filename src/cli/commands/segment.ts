@@ -1,7 +1,6 @@
 /** `hybridvision segment <model> --weights FILE IMAGE... [--out DIR] [--json]`: class maps (paletted PNG), overlays and per-class pixel shares. */
 import { mkdirSync } from 'node:fs';
-import { basename, extname, join, relative } from 'node:path';
-import { decodeImageFile } from '../../data/decode_node.js';
+import { basename, extname, join } from 'node:path';
 import { overlayClassMap } from '../../data/draw.js';
 import { encodePng } from '../../data/png_node.js';
 import { VOC_PALETTE } from '../../data/voc_classes.js';
@@ -10,6 +9,7 @@ import { writeFileAtomic } from '../../io/node_files.js';
 import { listModels } from '../../models/registry.js';
 import { HybridVisionError } from '../../tensor.js';
 import { parse, usageError, type CommandSpec } from '../args.js';
+import { forEachImage, shownPath } from '../per_image.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 
 export const segmentSpec: CommandSpec = {
@@ -52,20 +52,7 @@ export async function segmentCommand(argv: string[]): Promise<void> {
   const names = classNames(model);
   if (values.out) mkdirSync(values.out, { recursive: true });
   const used = new Set<string>();
-  const results: unknown[] = [];
-  let failed = 0;
-  const show = (p: string) => relative(process.cwd(), p) || p;
-  for (const image of images) {
-    let rgb;
-    try {
-      rgb = await decodeImageFile(image);
-    } catch (e) {
-      if (!(e instanceof HybridVisionError)) throw e;
-      failed++;
-      results.push({ image, error: e.message });
-      if (!values.json) console.error(`hybridvision: error: ${e.message.split('\n')[0]}`);
-      continue;
-    }
+  await forEachImage(images, values.json, async (image, rgb) => {
     const [m] = await segmentImages(model, [rgb]);
     const shares = classShares(m, names);
     const files: string[] = [];
@@ -79,18 +66,12 @@ export async function segmentCommand(argv: string[]): Promise<void> {
       await writeFileAtomic(ov, encodePng({ width: o.width, height: o.height, channels: 3, data: o.data }));
       files.push(cls, ov);
     }
-    if (values.json) {
-      results.push({ image, shares: Object.fromEntries(shares.map((s) => [s.label, s.share])), segments: segmentationObjects(model, m).map(({ label, score }) => ({ label, score })), files });
-      continue;
+    if (!values.json) {
+      console.log(`${shownPath(image)} (${m.width}x${m.height})`);
+      for (const s of shares) console.log(`  ${(s.share * 100).toFixed(2).padStart(6)}%  ${s.label}`);
+      for (const f of files) console.log(`  wrote ${shownPath(f)}`);
     }
-    console.log(`${show(image)} (${m.width}x${m.height})`);
-    for (const s of shares) console.log(`  ${(s.share * 100).toFixed(2).padStart(6)}%  ${s.label}`);
-    for (const f of files) console.log(`  wrote ${show(f)}`);
-  }
-  if (values.json) console.log(JSON.stringify(results, null, 2));
+    return { image, shares: Object.fromEntries(shares.map((s) => [s.label, s.share])), segments: segmentationObjects(model, m).map(({ label, score }) => ({ label, score })), files };
+  });
   await model.dispose();
-  if (failed > 0) {
-    console.error(`hybridvision: ${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be read`);
-    process.exitCode = 1;
-  }
 }

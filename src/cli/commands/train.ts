@@ -11,17 +11,17 @@ import { loadWeights } from '../weights.js';
 import { createModel } from '../../models/registry.js';
 import { trainValSplit, subset, permutation } from '../../data/dataset.js';
 import { writeFileAtomic } from '../../io/node_files.js';
-import { loadTrainCheckpoint, prepareRunDir, saveTrainCheckpoint } from '../../train/checkpoint_node.js';
+import { prepareRunDir, saveTrainCheckpoint } from '../../train/checkpoint_node.js';
 import { evaluate } from '../../train/evaluate.js';
 import { fit, type FitOptions } from '../../train/fit.js';
 import { trainingReport } from '../../train/report.js';
-import { HybridVisionError } from '../../tensor.js';
 import { checkBatchInput, nonNegInt, nonNegNumber, parse, posInt, usageError, type CommandSpec } from '../args.js';
 import { AUGMENT_KINDS, type AugmentKind } from '../../data/augment.js';
 import { loadData } from '../data.js';
 import { duration, Eta, Progress, StatusLine } from '../progress.js';
 import { getModelSpec } from '../../models/registry.js';
 import { DENSE_FAMILIES, trainDenseCommand } from './train_dense.js';
+import { interruptHint, optimisationOptions, resumeState } from '../train_run.js';
 
 const num = nonNegNumber;
 
@@ -97,31 +97,14 @@ export async function trainCommand(argv: string[]): Promise<void> {
 
   const mix = values.cutmix ? { kind: 'cutmix' as const, alpha: num(values.cutmix, 'cutmix', 1), prob: num(values['mix-prob'], 'mix-prob', 1) } : values.mixup ? { kind: 'mixup' as const, alpha: num(values.mixup, 'mixup', 0.2), prob: num(values['mix-prob'], 'mix-prob', 1) } : null;
   const o: FitOptions = {
-    epochs: posInt(values.epochs, 'epochs', 10),
-    batchSize: posInt(values.batch, 'batch', 64),
+    ...optimisationOptions(values, { batch: 64, weightDecay: 0.05 }),
     size,
-    lr: num(values.lr, 'lr', 2e-3),
-    minLr: values['min-lr'] ? num(values['min-lr'], 'min-lr', 0) : undefined,
-    warmupEpochs: num(values.warmup, 'warmup', 1),
-    weightDecay: num(values.wd, 'wd', 0.05),
-    optimizer: values.optimizer ?? 'adamw',
-    momentum: values.momentum === undefined ? undefined : num(values.momentum, 'momentum', 0.9),
-    // Left undefined at their defaults so that a checkpoint's recorded options stay comparable across versions.
-    nesterov: values['no-nesterov'] ? false : undefined,
-    schedule: values.schedule,
-    stepEpochs: values['step-epochs'] === undefined ? undefined : posInt(values['step-epochs'], 'step-epochs', 1),
-    gamma: values.gamma === undefined ? undefined : num(values.gamma, 'gamma', 0.1),
-    noDecayNormBias: true,
     labelSmoothing: num(values.smoothing, 'smoothing', 0.1),
-    clipGrad: values.clip ? num(values.clip, 'clip', 0) : null,
     augment: (values.aug as AugmentKind | undefined) ?? (data.pad > 0 ? 'pad-crop' : 'rrc'),
     pad: data.pad,
     shift: values.shift === undefined ? undefined : nonNegInt(values.shift, 'shift'),
     flip: true,
     mix,
-    emaDecay: values.ema ? num(values.ema, 'ema', 0.999) : null,
-    dropout: Boolean(values.dropout),
-    freeze: values.freeze,
     seed,
     norm: { mean: data.mean, std: data.std, channelOrder: 'RGB' },
   };
@@ -130,33 +113,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const releaseOut = prepareRunDir(out);
   const ckpt = join(out, 'checkpoint.safetensors');
   const config = { ...o, data: values.data, limit: values.limit ?? null, val: valFrac, weights: values.weights ?? null };
-  let resume = null;
-  if (values.resume) {
-    const c = await loadTrainCheckpoint(ckpt);
-    if (c.meta.model !== name || JSON.stringify(c.meta.config) !== JSON.stringify(JSON.parse(JSON.stringify(config)))) {
-      throw new HybridVisionError(`${ckpt} was written by a run with other options; resume with the same command`);
-    }
-    resume = c.state;
-    console.log(`resuming after epoch ${resume.epoch}`);
-  }
-  const command = `hybridvision train ${argv.join(' ')}`;
+  const resume = values.resume ? await resumeState(ckpt, name, config) : null;
   console.log(`${name}: ${split.train.count} train / ${split.val?.count ?? 0} val images, ${classNames.length} classes, ${size}x${size}, batch ${o.batchSize}, ${o.epochs} epochs -> ${out}`);
   const bar = new Progress();
   const t0 = Date.now();
   const etaClock = new Eta();
-  // Ctrl-C: the last completed epoch is in the checkpoint; say how to continue from it.
-  let lastEpoch = resume?.epoch ?? 0;
-  const onInterrupt = () => {
-    bar.done('');
-    const again = argv.includes('--resume') ? command : `${command} --resume`;
-    console.error(
-      lastEpoch > 0
-        ? `interrupted: ${ckpt} holds epoch ${lastEpoch}/${o.epochs}; continue with: ${again}${values.out ? '' : ` (same --out: ${out})`}`
-        : `interrupted before the first checkpoint: nothing to resume yet (one is written after every epoch; --resume continues from it)`,
-    );
-    process.exit(130);
-  };
-  process.on('SIGINT', onInterrupt);
+  const command = `hybridvision train ${argv.join(' ')}`;
+  const interrupt = interruptHint({ argv, ckpt, out, outGiven: Boolean(values.out), epochs: o.epochs, startEpoch: resume?.epoch ?? 0, onStop: () => bar.done('') });
   const { history } = await fit(model, split.train, split.val, o, {
     resume,
     onStep: (s) => {
@@ -170,10 +133,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
     },
     checkpoint: async (s) => {
       await saveTrainCheckpoint(ckpt, { model: name, numClasses: classNames.length, config: JSON.parse(JSON.stringify(config)) }, s);
-      lastEpoch = s.epoch;
+      interrupt.record(s.epoch);
     },
   });
-  process.removeListener('SIGINT', onInterrupt);
+  interrupt.release();
   const view = { size, pad: data.pad, norm: o.norm };
   const test = data.test ? await evaluate(model, data.test, view) : null;
   if (test) console.log(`test set: top-1 ${(100 * test.top1).toFixed(2)}%${classNames.length > 5 ? `, top-5 ${(100 * test.top5).toFixed(2)}%` : ''} (${test.count} images)`);

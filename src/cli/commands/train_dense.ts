@@ -12,14 +12,15 @@ import type { HybridModel } from '../../models/model.js';
 import { modelToSafetensors } from '../../models/model_file.js';
 import { createModel, getModelSpec } from '../../models/registry.js';
 import { HybridVisionError, type HostTensor } from '../../tensor.js';
-import { loadTrainCheckpoint, prepareRunDir, saveTrainCheckpoint } from '../../train/checkpoint_node.js';
+import { prepareRunDir, saveTrainCheckpoint } from '../../train/checkpoint_node.js';
 import { retinaTask, segmentationTask, ssdTask } from '../../train/dense_tasks.js';
 import { fit, type FitOptions } from '../../train/fit.js';
 import { trainingReport } from '../../train/report.js';
 import type { TaskEval, TrainTask } from '../../train/task.js';
-import { nonNegNumber as num, posInt } from '../args.js';
+import { checkBatchInput, posInt } from '../args.js';
 import { duration, Eta, Progress, StatusLine } from '../progress.js';
 import { loadWeights } from '../weights.js';
+import { interruptHint, optimisationOptions, resumeState } from '../train_run.js';
 
 export const DENSE_FAMILIES = new Set(['deeplabv3', 'ssdlite', 'retinanet']);
 
@@ -90,54 +91,24 @@ export async function trainDenseCommand(name: string, values: Record<string, any
       : retinaTask(model, data.train as any, data.test as any, topts);
 
   const o: FitOptions = {
-    epochs: posInt(values.epochs, 'epochs', 10),
-    batchSize: posInt(values.batch, 'batch', 16),
+    ...optimisationOptions(values, { batch: 16, weightDecay: 0.01 }),
     size,
-    lr: num(values.lr, 'lr', 2e-3),
-    minLr: values['min-lr'] ? num(values['min-lr'], 'min-lr', 0) : undefined,
-    warmupEpochs: num(values.warmup, 'warmup', 1),
-    weightDecay: num(values.wd, 'wd', 0.01),
-    optimizer: values.optimizer ?? 'adamw',
-    momentum: values.momentum === undefined ? undefined : num(values.momentum, 'momentum', 0.9),
-    nesterov: values['no-nesterov'] ? false : undefined,
-    schedule: values.schedule,
-    stepEpochs: values['step-epochs'] === undefined ? undefined : posInt(values['step-epochs'], 'step-epochs', 1),
-    gamma: values.gamma === undefined ? undefined : num(values.gamma, 'gamma', 0.1),
-    noDecayNormBias: true,
-    clipGrad: values.clip ? num(values.clip, 'clip', 0) : null,
     flip: topts.flip,
-    emaDecay: values.ema ? num(values.ema, 'ema', 0.999) : null,
-    dropout: Boolean(values.dropout),
-    freeze: values.freeze,
     seed,
     norm,
   };
   const out = values.out ?? join('runs', `${name}-${data.name.replace(/[^\w.-]+/g, '_')}`);
+  checkBatchInput(o.batchSize, size, size);
   const releaseOut = prepareRunDir(out);
   const ckpt = join(out, 'checkpoint.safetensors');
   const config = { ...o, data: values.data, scenes: dopts.scenes ?? null, weights: values.weights ?? null };
-  let resume = null;
-  if (values.resume) {
-    const c = await loadTrainCheckpoint(ckpt);
-    if (c.meta.model !== name || JSON.stringify(c.meta.config) !== JSON.stringify(JSON.parse(JSON.stringify(config)))) {
-      throw new HybridVisionError(`${ckpt} was written by a run with other options; resume with the same command`);
-    }
-    resume = c.state;
-    console.log(`resuming after epoch ${resume.epoch}`);
-  }
-  const command = `hybridvision train ${argv.join(' ')}`;
+  const resume = values.resume ? await resumeState(ckpt, name, config) : null;
   console.log(`${name}: ${task.count} train / ${data.test?.count ?? 0} test images, ${classNames.length} classes, ${size}x${size}, batch ${o.batchSize}, ${o.epochs} epochs -> ${out}`);
   const bar = new Progress();
   const t0 = Date.now();
   const etaClock = new Eta();
-  let lastEpoch = resume?.epoch ?? 0;
-  const onInterrupt = () => {
-    bar.done('');
-    const again = argv.includes('--resume') ? command : `${command} --resume`;
-    console.error(lastEpoch > 0 ? `interrupted: ${ckpt} holds epoch ${lastEpoch}/${o.epochs}; continue with: ${again}${values.out ? '' : ` (same --out: ${out})`}` : 'interrupted before the first checkpoint: nothing to resume yet');
-    process.exit(130);
-  };
-  process.on('SIGINT', onInterrupt);
+  const command = `hybridvision train ${argv.join(' ')}`;
+  const interrupt = interruptHint({ argv, ckpt, out, outGiven: Boolean(values.out), epochs: o.epochs, startEpoch: resume?.epoch ?? 0, onStop: () => bar.done('') });
   const { history, metrics } = await fit(model, task, null, o, {
     resume,
     onStep: (s) => {
@@ -148,10 +119,10 @@ export async function trainDenseCommand(name: string, values: Record<string, any
     onEpoch: (r) => bar.done(`epoch ${r.epoch}/${o.epochs}: train loss ${r.trainLoss.toFixed(4)}${r.metrics ? `, test ${fmtMetrics(r.metrics)}` : ''}, ${r.imgPerSec.toFixed(1)} img/s, ${duration(r.seconds)}`),
     checkpoint: async (s) => {
       await saveTrainCheckpoint(ckpt, { model: name, numClasses, config: JSON.parse(JSON.stringify(config)) }, s);
-      lastEpoch = s.epoch;
+      interrupt.record(s.epoch);
     },
   });
-  process.removeListener('SIGINT', onInterrupt);
+  interrupt.release();
   const final = metrics ?? (await task.evaluate(model));
   if (final) console.log(`test set: ${fmtMetrics(final)} (${data.test?.count} images)`);
   await writeFileAtomic(join(out, 'model.safetensors'), modelToSafetensors(model, { extra: { trained_with: command } }));

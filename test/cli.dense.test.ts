@@ -1,5 +1,5 @@
+import { assertOneLineError, cli } from './helpers/cli.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,21 +7,9 @@ import { test } from 'node:test';
 import { fashionMnistAvailable } from '../src/data/fashion_mnist_node.js';
 import { goldenOrSkip, REPO_ROOT } from './helpers/golden.js';
 
-const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const g = goldenOrSkip();
 const tmp = mkdtempSync(join(tmpdir(), 'hv-cli-dense-'));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-function assertOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.err})`);
-  const lines = r.err.trim().split('\n');
-  assert.equal(lines.length, 1, `one line, got:\n${r.err}`);
-  assert.match(lines[0], /^hybridvision: error: /);
-  assert.match(lines[0], pattern);
-}
 
 test('coco-eval prints the pycocotools summary and per-category AP; --json gives the stats object', { skip: g.skip }, () => {
   const d = join(g.dir, 'eval');

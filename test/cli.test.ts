@@ -1,5 +1,5 @@
+import { assertOneLineError, cli, CLI } from './helpers/cli.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,23 +10,10 @@ import { goldenOrSkip, REPO_ROOT } from './helpers/golden.js';
 import { buildZip } from './helpers/pickle_writer.js';
 import { assertClose, loadCase } from './helpers/compare.js';
 
-const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const g = goldenOrSkip();
 const tmp = mkdtempSync(join(tmpdir(), 'hv-cli-'));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
-/** A bad input must give exactly one 'hybridvision: error:' line, no stack trace, exit code 1. */
-function assertOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.err})`);
-  const lines = r.err.trim().split('\n');
-  assert.equal(lines.length, 1, `one line, got:\n${r.err}`);
-  assert.match(lines[0], /^hybridvision: error: /);
-  assert.match(lines[0], pattern);
-}
 
 test('models lists every variant with live counts', () => {
   const r = cli('models', 'mobilevitv3_xx*');

@@ -1,3 +1,4 @@
+import { maxWeightDiff } from './helpers/compare.js';
 /**
  * Dense training through the one fit loop: short runs on tiny fmnist-scenes sets lower the loss
  * (SSDLite, DeepLabv3, RetinaNet), a dense run resumed after its first epoch ends where an
@@ -35,16 +36,6 @@ function scenes(count: number, seed: number, size = 96, split: 'train' | 'test' 
 
 const base: FitOptions = { epochs: 4, batchSize: 4, size: 96, lr: 3e-3, warmupEpochs: 0.25, weightDecay: 0.01, seed: 3, norm };
 
-function maxWeightDiff(a: Map<string, { dtype: string; data: unknown }>, b: Map<string, { dtype: string; data: unknown }>): number {
-  let d = 0;
-  for (const [k, t] of a) {
-    if (t.dtype !== 'float32') continue;
-    const x = t.data as Float32Array;
-    const y = b.get(k)!.data as Float32Array;
-    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
-  }
-  return d;
-}
 
 const falls = (history: { trainLoss: number }[], what: string, by = 0.2) => {
   const first = history[0].trainLoss;

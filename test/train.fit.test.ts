@@ -1,3 +1,4 @@
+import { maxWeightDiff } from './helpers/compare.js';
 import '../src/node.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -59,16 +60,6 @@ test('a few hundred training steps on a Fashion-MNIST subset make the loss fall'
   await m.dispose();
 });
 
-function maxWeightDiff(a: Map<string, { dtype: string; data: unknown }>, b: Map<string, { dtype: string; data: unknown }>): number {
-  let d = 0;
-  for (const [k, t] of a) {
-    if (t.dtype !== 'float32') continue;
-    const x = t.data as Float32Array;
-    const y = b.get(k)!.data as Float32Array;
-    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
-  }
-  return d;
-}
 
 for (const dropout of [false, true]) {
   test(`a run interrupted after one epoch and resumed ends with the same weights as an uninterrupted run${dropout ? ' (with dropout)' : ''}`, { skip }, async () => {

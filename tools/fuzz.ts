@@ -14,6 +14,7 @@
  *     MEM_FIXED + MEM_FACTOR x its size (the worker is restarted after such an input).
  * Inputs are derived from (seed, index), so a failure is reproducible with --seed and --only INDEX.
  */
+import { rng } from '../src/random.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,17 +43,6 @@ export const MEM_FIXED = 128 * 2 ** 20;
 export const MEM_FACTOR = 64;
 
 // ---- seeds
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function floats(n: number, r: () => number): number[] {
   return Array.from({ length: n }, () => r() * 2 - 1);

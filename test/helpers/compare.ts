@@ -53,3 +53,15 @@ export function loadCase(dir: string, name: string): GoldenCase {
     io2: existsSync(io2) ? readTensors(io2) : null,
   };
 }
+
+/** The largest element-wise difference between the float32 tensors of two state dicts. */
+export function maxWeightDiff(a: Map<string, { dtype: string; data: unknown }>, b: Map<string, { dtype: string; data: unknown }>): number {
+  let d = 0;
+  for (const [k, t] of a) {
+    if (t.dtype !== 'float32') continue;
+    const x = t.data as Float32Array;
+    const y = b.get(k)!.data as Float32Array;
+    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+  }
+  return d;
+}

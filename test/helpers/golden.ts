@@ -1,21 +1,10 @@
+import { REPO_ROOT } from '../../tools/repo_root.js';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = resolve(dir, '..');
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-  return dir;
-}
-const repoRoot = findRepoRoot();
+import { join } from 'node:path';
 
 /** The golden conformance folder, or null (tests then skip with a loud notice). */
 export function goldenDir(): string | null {
-  const candidates = [process.env.HYBRIDVISION_GOLDEN, join(repoRoot, '..', 'shared', 'golden')].filter(Boolean) as string[];
+  const candidates = [process.env.HYBRIDVISION_GOLDEN, join(REPO_ROOT, '..', 'shared', 'golden')].filter(Boolean) as string[];
   for (const c of candidates) if (existsSync(join(c, 'README.md'))) return c;
   return null;
 }
@@ -32,4 +21,4 @@ export function goldenOrSkip(): { dir: string; skip: false } | { dir: ''; skip: 
   return { dir: '', skip: 'golden data not found' };
 }
 
-export const REPO_ROOT = repoRoot;
+export { REPO_ROOT };

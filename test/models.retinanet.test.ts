@@ -8,15 +8,15 @@ import { featureTaps } from '../src/models/retinanet.js';
 import { retinaGridSizes } from '../src/detect/retinanet.js';
 import { retinaDetect } from '../src/models/retinanet_detect.js';
 import { summarize } from '../src/models/summary.js';
-import { syntheticWeights, weightsSha256, type ShapeSpec } from '../src/io/synthetic.js';
 import { numel, type HostTensor } from '../src/tensor.js';
 import { assertClose, maxAbs, readTensors } from './helpers/compare.js';
 import { compareDetections } from './helpers/detections.js';
 import { goldenOrSkip } from './helpers/golden.js';
+import { RETINA_FORWARD_CASES, retinaCaseWeights, retinaShapes } from './helpers/retina_golden.js';
 
 const g = goldenOrSkip();
 const dir = g.skip ? '' : join(g.dir, 'retinanet_mf');
-const shapesFile = () => JSON.parse(readFileSync(join(dir, 'state_dict_shapes.json'), 'utf8'));
+const shapesFile = () => retinaShapes(dir);
 const VARIANTS = ['26m', '52m', '96m', '151m', '214m', '294m', '508m'];
 
 test('the zoo lists the seven RetinaNet Mobile-Former detectors', () => {
@@ -74,28 +74,11 @@ test('summary of all seven detectors at 800x800: params per part as the golden t
   }
 });
 
-/** The case's weights: synth-v1 over the composed key list, then the stored overrides; sha256 checked at both steps. */
-async function caseWeights(man: any, name: string): Promise<Map<string, HostTensor>> {
-  const file = shapesFile();
-  const shapes: Record<string, ShapeSpec> = {};
-  for (const [k, shape, dtype] of file.variants[man.variant].state_dict) shapes[k] = { shape, dtype };
-  const w = syntheticWeights(shapes, man.weights.synth_seed);
-  assert.equal(await weightsSha256(w), man.weights.synth_weights_sha256, 'synthetic weights sha256');
-  for (const [k, t] of readTensors(join(dir, `${name}.weights_override.safetensors`))) {
-    assert.ok(w.has(k), `override of unknown key ${k}`);
-    w.set(k, t);
-  }
-  assert.equal(await weightsSha256(w), man.weights.final_weights_sha256, 'final weights sha256');
-  return w;
-}
-
-const FORWARD_CASES = ['retina_mf151m_nc91_320x320_b1', 'retina_mf151m_nc91_224x320_200x320_b2'];
-
-for (const name of FORWARD_CASES) {
+for (const name of RETINA_FORWARD_CASES) {
   test(`RetinaNet golden ${name}: transform, C3-C5, P3-P7, head outputs (per level and concatenated), anchors, candidates and detections`, { skip: g.skip }, async () => {
     const man = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
     const io = readTensors(join(dir, `${name}.io.safetensors`));
-    const model = createModel(`retinanet_${man.variant}`, { numClasses: man.num_classes, weights: await caseWeights(man, name), threads: 2 });
+    const model = createModel(`retinanet_${man.variant}`, { numClasses: man.num_classes, weights: await retinaCaseWeights(dir, man, name), threads: 2 });
     const tr = man.transform;
     const images = man.image_sizes.map(([h, w]: [number, number], i: number) => {
       const t = io.get(`input.${i}`)!;

@@ -88,6 +88,9 @@ function attachNegativeValues(argv: string[], spec: CommandSpec): string[] {
 const MAX: Readonly<Record<string, number>> = {
   batch: 1024,
   size: 2048,
+  'min-size': 4096,
+  'max-size': 8192,
+  'size-divisible': 1024,
   'num-classes': 100_000,
   epochs: 100_000,
   'step-epochs': 100_000,
@@ -148,6 +151,16 @@ export function intList(s: string | undefined, name: string, fallback: number[])
       throw rangeError(name, `needs positive whole numbers up to ${maxFor(name)}`, s);
     }
   });
+}
+
+/** `count` comma-separated finite numbers, each > 0 when `positive`. */
+export function numberList(s: string | undefined, name: string, count: number, fallback: number[], positive = false): number[] {
+  if (s === undefined) return fallback;
+  const v = s.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+  if (v.length !== count || v.some((x) => !Number.isFinite(x) || (positive && x <= 0))) {
+    throw rangeError(name, `needs ${count} comma-separated ${positive ? 'positive ' : ''}numbers`, s);
+  }
+  return v;
 }
 
 export function posInt(s: string | undefined, name: string, fallback: number): number {

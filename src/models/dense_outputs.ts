@@ -3,16 +3,34 @@
  * `logits`, `logits_lowres`, `aspp_out`, `aspp_concat`, `out_l0..5`, `aux_logits`; SSDLite
  * `cls_logits`, `box_regressions`, `feat_l*`, `head_raw_l*`, `anchors` (of the actual feature maps),
  * `boxes_decoded` and per image `det<b>_{labels, scores, boxes, boxes_px, anchor_index}` with the
- * model's official post-processing.
+ * model's official post-processing; RetinaNet (../shared/golden/retinanet_mf names) `batched_input`,
+ * `image_sizes`, `C3…C5`, `P3…P7`, `cls_logits`, `bbox_regression`, `*_raw.P<l>`, `anchors` and per
+ * image `pre_nms.<b>.*`, `nms_keep.<b>`, `det.<b>.{boxes, scores, labels, anchor_idx}`.
  */
-import { ssdAnchors, ssdDecode, ssdPostprocess, toPixelBoxes, type SsdPostprocessOptions } from '../detect/ssd.js';
-import type { HostTensor } from '../tensor.js';
+import type { RetinaCandidates } from '../detect/retinanet.js';
+import type { RcnnTransformOptions } from '../detect/retina_transform.js';
+import { ssdAnchors, ssdDecode, ssdPostprocess, toPixelBoxes, type Detections, type SsdPostprocessOptions } from '../detect/ssd.js';
+import { HybridVisionError, type HostTensor } from '../tensor.js';
 import type { HybridModel } from './model.js';
+import { retinaDetect } from './retinanet_detect.js';
 import { SsdLite } from './ssdlite.js';
 
 const i64 = (v: ArrayLike<number>): HostTensor => ({ dtype: 'int64', shape: [v.length], data: BigInt64Array.from(Array.from(v, (x) => BigInt(x))) });
 
-export async function denseOutputs(model: HybridModel, x: HostTensor, opts: { postprocess?: Partial<SsdPostprocessOptions> } = {}): Promise<Record<string, HostTensor>> {
+export interface DenseOutputOptions {
+  /** SSDLite post-processing overrides. */
+  postprocess?: Partial<SsdPostprocessOptions>;
+  /** RetinaNet's GeneralizedRCNNTransform (default: torchvision's deployment settings). */
+  transform?: RcnnTransformOptions;
+}
+
+/**
+ * `x`: a batch [N, 3, H, W]; RetinaNet also takes a list of [3, H_i, W_i] images of any sizes, which
+ * its transform resizes and pads into one batch as torchvision does.
+ */
+export async function denseOutputs(model: HybridModel, x: HostTensor | HostTensor[], opts: DenseOutputOptions = {}): Promise<Record<string, HostTensor>> {
+  if (model.spec.family === 'retinanet') return retinaOutputs(model, x, opts.transform);
+  if (Array.isArray(x)) throw new HybridVisionError(`${model.name} takes one batch [N, 3, H, W], not a list of images`);
   const out = await model.forwardFeatures(x);
   const net = model.net;
   if (!(net instanceof SsdLite)) return out;
@@ -40,5 +58,38 @@ export async function denseOutputs(model: HybridModel, x: HostTensor, opts: { po
     res[`det${b}_anchor_index`] = i64(det.anchorIndex);
   }
   res.boxes_decoded = { dtype: 'float32', shape: [B, N, 4], data: dec };
+  return res;
+}
+
+async function retinaOutputs(model: HybridModel, x: HostTensor | HostTensor[], transform?: RcnnTransformOptions): Promise<Record<string, HostTensor>> {
+  const images = Array.isArray(x)
+    ? x.map((t) => ({ data: t.data as Float32Array, height: t.shape[1], width: t.shape[2] }))
+    : Array.from({ length: x.shape[0] }, (_, b) => {
+        const [, , H, W] = x.shape;
+        return { data: (x.data as Float32Array).subarray(b * 3 * H * W, (b + 1) * 3 * H * W), height: H, width: W };
+      });
+  const run = await retinaDetect(model, images, { transform });
+  const { logits, ...rest } = run.outputs;
+  const B = images.length;
+  const { batch } = run;
+  const res: Record<string, HostTensor> = {
+    batched_input: { dtype: 'float32', shape: [B, 3, batch.paddedHeight, batch.paddedWidth], data: batch.batch },
+    image_sizes: { dtype: 'int64', shape: [B, 2], data: BigInt64Array.from(batch.imageSizes.flat(), BigInt) },
+    cls_logits: logits,
+    ...rest,
+    anchors: { dtype: 'float32', shape: [run.anchors.length / 4, 4], data: run.anchors },
+  };
+  const put = (prefix: string, d: Detections | RetinaCandidates) => {
+    const K = d.scores.length;
+    res[`${prefix}.boxes`] = { dtype: 'float32', shape: [K, 4], data: d.boxes };
+    res[`${prefix}.scores`] = { dtype: 'float32', shape: [K], data: d.scores };
+    res[`${prefix}.labels`] = i64(d.labels);
+    res[`${prefix}.anchor_idx`] = i64(d.anchorIndex);
+  };
+  run.images.forEach((r, b) => {
+    put(`pre_nms.${b}`, r.candidates);
+    res[`nms_keep.${b}`] = i64(r.nmsKeep);
+    put(`det.${b}`, r.detections);
+  });
   return res;
 }

@@ -196,7 +196,9 @@ export class RetinaNetMobileFormer extends Module implements Network {
       ...cls.map((l, i) => ({ name: `cls_logits_raw.${LEVELS[i]}`, value: l.raw })),
       ...reg.map((l, i) => ({ name: `bbox_regression_raw.${LEVELS[i]}`, value: l.raw })),
     ];
-    return { logits: clsLogits, features, preLogits: cs[cs.length - 1] };
+    // bbox_regression is a program output of its own (as SSDLite's box_regressions): the latency
+    // benches and `export --raw` time and write both heads
+    return { logits: clsLogits, features, preLogits: cs[cs.length - 1], extraOutputs: [{ name: 'bbox_regression', value: bboxRegression }] };
   }
 }
 

@@ -134,9 +134,9 @@ test('run: bad input files and transform flags give one line, exit 1 and write n
   const out = join(tmp, 'out.safetensors');
   const cases: [string[], string, RegExp][] = [
     [retina, file('none', { image: img([1, 3, 32, 32]) }), /has no tensor named 'input'/],
-    [retina, file('rank3', { input: img([3, 32, 32]) }), /'input' has shape \[3, 32, 32\]; run needs \[N, 3, H, W\]/],
-    [retina, file('rank4', { 'input.0': img([1, 3, 32, 32]) }), /'input\.0' has shape \[1, 3, 32, 32\]; run needs \[3, H, W\]/],
-    [retina, file('chans', { input: img([1, 4, 32, 32]) }), /run needs \[N, 3, H, W\]/],
+    [retina, file('rank3', { input: img([3, 32, 32]) }), /run expects input \[N, 3, H, W\], got \[3, 32, 32\]/],
+    [retina, file('rank4', { 'input.0': img([1, 3, 32, 32]) }), /run expects input\.0 \[3, H, W\], got \[1, 3, 32, 32\]/],
+    [retina, file('chans', { input: img([1, 4, 32, 32]) }), /run expects input \[N, 3, H, W\], got \[1, 4, 32, 32\]/],
     [retina, file('gap', { 'input.0': img([3, 32, 32]), 'input.2': img([3, 32, 32]) }), /no 'input\.1'; they must be input\.0 … input\.1/],
     [retina, file('both', { input: img([1, 3, 32, 32]), 'input.0': img([3, 32, 32]) }), /holds both 'input' and 'input\.0'/],
     [retina, file('name', { 'input.x': img([3, 32, 32]) }), /'input\.x' is not input\.<index>/],

@@ -10,7 +10,7 @@ export type RunInput = { kind: 'batch'; batch: HostTensor } | { kind: 'images'; 
 function checkImage(t: HostTensor, key: string, file: string, rank: number): void {
   if (t.dtype !== 'float32') throw new HybridVisionError(`${file}: '${key}' is ${t.dtype}; run needs float32 images`);
   if (t.shape.length !== rank || t.shape[rank - 3] !== 3 || numel(t.shape) === 0) {
-    throw new HybridVisionError(`${file}: '${key}' has shape ${shapeStr(t.shape)}; run needs ${rank === 4 ? '[N, 3, H, W]' : '[3, H, W]'}`);
+    throw new HybridVisionError(`${file}: run expects ${key} ${rank === 4 ? '[N, 3, H, W]' : '[3, H, W]'}, got ${shapeStr(t.shape)}`);
   }
 }
 

@@ -1,7 +1,7 @@
 /** `hybridvision run <dense model>` writes every tensor the golden io files name (checked against them). */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -112,11 +112,15 @@ for (const name of RETINA_FORWARD_CASES) {
       writeFileSync(file, writeSafetensors({ input: { dtype: 'float32', shape: [imgs.length, 3, H, W], data } }));
       inputs.push({ label: 'input', file });
     }
-    for (const { label, file } of inputs) {
-      const out = join(tmp, 'out.safetensors');
-      const r = cli('run', `retinanet_${man.variant}`, '--weights', weights, '--input', file, '--output', out, ...transformArgs(man));
-      assert.equal(r.code, 0, r.err);
-      checkRetinaRun(readSafetensors(readFileSync(out)).tensors, io, man, `${name} (${label})`);
+    try {
+      for (const { label, file } of inputs) {
+        const out = join(tmp, 'out.safetensors');
+        const r = cli('run', `retinanet_${man.variant}`, '--weights', weights, '--input', file, '--output', out, ...transformArgs(man));
+        assert.equal(r.code, 0, r.err);
+        checkRetinaRun(readSafetensors(readFileSync(out)).tensors, io, man, `${name} (${label})`);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true }); // the weights are 58 MB
     }
   });
 }

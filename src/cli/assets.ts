@@ -20,18 +20,30 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-export function hasDefaultModel(): boolean {
-  return existsSync(join(ASSETS, 'default', 'model.safetensors'));
+/**
+ * The shipped defaults, one per task: the Fashion-MNIST classifier with its item samples, and the
+ * fmnist-scenes detector and segmenter with their scene samples.
+ */
+export type DefaultKind = 'classifier' | 'detector' | 'segmenter';
+
+const DEFAULT_FILES: Record<DefaultKind, { model: string; samples: string }> = {
+  classifier: { model: 'model.safetensors', samples: 'samples' },
+  detector: { model: 'detector.safetensors', samples: join('samples', 'scenes') },
+  segmenter: { model: 'segmenter.safetensors', samples: join('samples', 'scenes') },
+};
+
+export function hasDefaultModel(kind: DefaultKind = 'classifier'): boolean {
+  return existsSync(join(ASSETS, 'default', DEFAULT_FILES[kind].model));
 }
 
-export function defaultModelPath(): string {
-  const p = join(ASSETS, 'default', 'model.safetensors');
-  if (!existsSync(p)) throw new HybridVisionError('no default model is shipped yet: pass <model> --weights FILE');
+export function defaultModelPath(kind: DefaultKind = 'classifier'): string {
+  const p = join(ASSETS, 'default', DEFAULT_FILES[kind].model);
+  if (!existsSync(p)) throw new HybridVisionError(`no default ${kind} is shipped: pass <model> --weights FILE`);
   return p;
 }
 
-export function defaultSamples(): string[] {
-  const dir = join(ASSETS, 'samples');
+export function defaultSamples(kind: DefaultKind = 'classifier'): string[] {
+  const dir = join(ASSETS, DEFAULT_FILES[kind].samples);
   if (!existsSync(dir)) throw new HybridVisionError('no sample images are shipped: pass image files');
   return readdirSync(dir)
     .filter((f) => /\.(png|jpe?g|webp)$/i.test(f))

@@ -9,11 +9,11 @@
  */
 import type { RetinaCandidates } from '../detect/retinanet.js';
 import type { RcnnTransformOptions } from '../detect/retina_transform.js';
-import { ssdAnchors, ssdDecode, ssdPostprocess, toPixelBoxes, type Detections, type SsdPostprocessOptions } from '../detect/ssd.js';
+import { ssdDecode, ssdPostprocess, toPixelBoxes, type Detections, type SsdPostprocessOptions } from '../detect/ssd.js';
 import { HybridVisionError, type HostTensor } from '../tensor.js';
 import type { HybridModel } from './model.js';
 import { retinaDetect } from './retinanet_detect.js';
-import { SsdLite } from './ssdlite.js';
+import { SsdLite, ssdModelAnchors } from './ssdlite.js';
 
 const i64 = (v: ArrayLike<number>): HostTensor => ({ dtype: 'int64', shape: [v.length], data: BigInt64Array.from(Array.from(v, (x) => BigInt(x))) });
 
@@ -38,7 +38,7 @@ export async function denseOutputs(model: HybridModel, x: HostTensor | HostTenso
   const res: Record<string, HostTensor> = { cls_logits: logits, ...rest };
   const [B, , H, W] = x.shape;
   const grids = net.heads.map((_, i) => out[`feat_l${i}`].shape.slice(2) as [number, number]);
-  const anchors = ssdAnchors(grids);
+  const anchors = ssdModelAnchors(net, model.cfg, grids);
   const N = anchors.length / 4;
   const C = net.numClasses;
   res.anchors = { dtype: 'float32', shape: [N, 4], data: anchors };

@@ -18,7 +18,7 @@ export function modelToSafetensors(model: HybridModel, opts: { fp16?: boolean; e
     tensors[k] = opts.fp16 && t.dtype === 'float32' ? { dtype: 'float16', shape: t.shape, data: f32ToF16(t.data as Float32Array) } : t;
   }
   const c = model.cfg;
-  const cfg: Partial<PretrainedCfg> = { inputSize: c.inputSize, cropPct: c.cropPct, interpolation: c.interpolation, mean: c.mean, std: c.std, channelOrder: c.channelOrder, pad: c.pad };
+  const cfg: Partial<PretrainedCfg> = { inputSize: c.inputSize, cropPct: c.cropPct, interpolation: c.interpolation, mean: c.mean, std: c.std, channelOrder: c.channelOrder, pad: c.pad, anchorScales: c.anchorScales };
   return writeSafetensors(tensors, {
     format: 'hybridvision',
     model: model.name,
@@ -90,6 +90,13 @@ export function validateFileCfg(file: string, raw: unknown): Partial<PretrainedC
   if (has('pad')) {
     if (!isInt(c.pad, 0, MAX_INPUT_SIDE / 2)) throw badMeta(file, 'cfg.pad', `is ${describeValue(c.pad)}; it must be a whole number 0..${MAX_INPUT_SIDE / 2}`);
     out.pad = c.pad;
+  }
+  if (has('anchorScales')) {
+    const v = c.anchorScales;
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => isNum(x)) || !(v[0] > 0 && v[0] < v[1] && v[1] <= 2)) {
+      throw badMeta(file, 'cfg.anchorScales', `is ${describeValue(v)}; it must be [min, max] with 0 < min < max <= 2`);
+    }
+    out.anchorScales = [v[0], v[1]];
   }
   return out;
 }

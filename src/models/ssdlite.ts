@@ -14,10 +14,10 @@ import type { Value } from '../graph/ir.js';
 import { reduceMean } from '../graph/ops/reduce.js';
 import { concat, reshape, slice, transpose } from '../graph/ops/shape.js';
 import { Module } from '../nn/module.js';
-import { ssdAnchorsPerLocation, SSD_ANCHOR_DEFAULTS, SSD_POSTPROCESS_V1, SSD_POSTPROCESS_V2, type SsdPostprocessOptions } from '../detect/ssd.js';
+import { ssdAnchors, ssdAnchorsPerLocation, SSD_ANCHOR_DEFAULTS, type SsdAnchorConfig, SSD_POSTPROCESS_V1, SSD_POSTPROCESS_V2, type SsdPostprocessOptions } from '../detect/ssd.js';
 import { ConvLayer, MV3_RELEASE } from './cvnets_layers.js';
 import { cvnetsTree, denseEncoder, type DenseEncoder } from './dense_encoder.js';
-import type { ModelSpec, Network, NetworkOutput } from './types.js';
+import type { ModelSpec, Network, NetworkOutput, PretrainedCfg } from './types.js';
 import { COCO_81 } from '../data/coco_classes.js';
 
 export interface SsdLiteConfig {
@@ -127,6 +127,17 @@ export class SsdLite extends Module implements Network {
   get postprocess(): SsdPostprocessOptions {
     return this.tree === 'v0.1' ? SSD_POSTPROCESS_V1 : SSD_POSTPROCESS_V2;
   }
+}
+
+/** An SSD model's prior-box configuration: its levels' aspect ratios, with the scales its cfg records (default: official). */
+export function ssdAnchorConfig(net: SsdLite, cfg: Pick<PretrainedCfg, 'anchorScales'>): SsdAnchorConfig {
+  const [minScaleRatio, maxScaleRatio] = cfg.anchorScales ?? [SSD_ANCHOR_DEFAULTS.minScaleRatio, SSD_ANCHOR_DEFAULTS.maxScaleRatio];
+  return { ...SSD_ANCHOR_DEFAULTS, outputStrides: net.cfg.outputStrides, aspectRatios: net.cfg.aspectRatios, minScaleRatio, maxScaleRatio };
+}
+
+/** An SSD model's prior boxes for its levels' feature-map sizes. */
+export function ssdModelAnchors(net: SsdLite, cfg: Pick<PretrainedCfg, 'anchorScales'>, grids: readonly (readonly [number, number])[]): Float32Array {
+  return ssdAnchors(grids, ssdAnchorConfig(net, cfg));
 }
 
 /** The official COCO config (both trees: the same strides, ratios and projection channels). */

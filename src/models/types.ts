@@ -19,6 +19,11 @@ export interface PretrainedCfg extends PreprocessConfig {
   pad?: number;
   /** Class names of the default head (dense heads: VOC, ADE20K, COCO with background); used while the class count is the default. */
   labels?: readonly string[];
+  /**
+   * SSD detectors: the smallest and largest prior-box scale (fractions of the image side). The
+   * official 0.1 and 1.05 are the default; a detector trained here on small images may record its own.
+   */
+  anchorScales?: [number, number];
 }
 
 /** One variant's published facts (every family's spec table has this shape). */

@@ -8,13 +8,13 @@ import type { Normalize } from '../data/augment.js';
 import { copyLabelMap, renderDense } from '../data/dense_augment.js';
 import { flipBoxes, type DetectionDataset, type SegmentationDataset } from '../data/dense_dataset.js';
 import { retinaAnchors, retinaGridSizes, retinaPostprocess, RETINA_POSTPROCESS_DEFAULTS } from '../detect/retinanet.js';
-import { ssdAnchors, ssdGridSizes, ssdPostprocess, type Detections } from '../detect/ssd.js';
+import { ssdGridSizes, ssdPostprocess, type Detections } from '../detect/ssd.js';
 import { ssdTargets } from '../detect/targets.js';
 import { cocoEvaluate, STATS_NAMES, type CocoAnnotation, type CocoDetection, type CocoGroundTruth } from '../eval/coco_eval.js';
 import { toCocoResults } from '../eval/coco_results.js';
 import { ConfusionMatrix } from '../eval/segmentation.js';
 import type { HybridModel } from '../models/model.js';
-import { SsdLite } from '../models/ssdlite.js';
+import { SsdLite, ssdModelAnchors } from '../models/ssdlite.js';
 import { HybridVisionError } from '../tensor.js';
 import { retinaObjective, retinaTrainTargets } from './retina_objective.js';
 import { segmentation } from './segmentation_objective.js';
@@ -177,16 +177,16 @@ function detectionTask(kind: string, train: DetectionDataset, val: DetectionData
   };
 }
 
-/** SSDLite: labels 1..K, model classes K + 1 (0 = background). */
-export function ssdTask(model: HybridModel, train: DetectionDataset, val: DetectionDataset | null, o: DenseTaskOptions): TrainTask {
+/** SSDLite: labels 1..K, model classes K + 1 (0 = background); the model's prior boxes; `matchIou`: the matcher's IoU threshold (official 0.5). */
+export function ssdTask(model: HybridModel, train: DetectionDataset, val: DetectionDataset | null, o: DenseTaskOptions & { matchIou?: number }): TrainTask {
   const net = model.net;
   if (!(net instanceof SsdLite)) throw new HybridVisionError(`${model.name} is not an SSDLite model`);
   const S = train.size;
-  const anchors = ssdAnchors(ssdGridSizes(S, S));
+  const anchors = ssdModelAnchors(net, model.cfg, ssdGridSizes(S, S, { outputStrides: net.cfg.outputStrides }));
   const N = anchors.length / 4;
   const C = train.classNames.length + 1;
   if (model.numClasses !== C) throw new HybridVisionError(`${model.name} has ${model.numClasses} classes, the data ${C} (with background)`);
-  return detectionTask('detection', train, val, o, ssdMultibox(), (boxes, labels) => ssdTargetTensor(boxes.map((bx, b) => ssdTargets(bx, labels[b], S, S, anchors))), (out, b) => {
+  return detectionTask('detection', train, val, o, ssdMultibox(), (boxes, labels) => ssdTargetTensor(boxes.map((bx, b) => ssdTargets(bx, labels[b], S, S, anchors, o.matchIou ?? 0.5))), (out, b) => {
     const cls = (out.logits.data as Float32Array).subarray(b * N * C, (b + 1) * N * C);
     const reg = (out.box_regressions.data as Float32Array).subarray(b * N * 4, (b + 1) * N * 4);
     return { det: ssdPostprocess(cls, reg, anchors, C, net.postprocess), scale: S };

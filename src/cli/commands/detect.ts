@@ -5,16 +5,15 @@ import { drawBoxes } from '../../data/draw.js';
 import { encodePng } from '../../data/png_node.js';
 import { assertTask, detectImages, detectionObjects, filterDetections } from '../../dense_pipeline.js';
 import { writeFileAtomic } from '../../io/node_files.js';
-import { listModels } from '../../models/registry.js';
 import { DEFAULT_DETECTION_THRESHOLD } from '../../pipeline.js';
-import { nonNegNumber, parse, usageError, type CommandSpec } from '../args.js';
+import { nonNegNumber, parse, type CommandSpec } from '../args.js';
+import { modelAndImages } from '../model_images.js';
 import { forEachImage, shownPath } from '../per_image.js';
-import { HybridVisionError } from '../../tensor.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 import { outputStem } from './segment.js';
 
 export const detectSpec: CommandSpec = {
-  usage: 'detect <model> --weights FILE IMAGE...',
+  usage: 'detect [<model> --weights FILE] [IMAGE...]',
   about:
     "Object detection (SSDLite, RetinaNet models): label, score and box (original image pixels) of each detection at or above --score; with --out, <name>.detections.png with the boxes drawn. " +
     'An unreadable image is reported on its own line, the rest are processed, and the exit code is 1.',
@@ -28,13 +27,10 @@ export const detectSpec: CommandSpec = {
 
 export async function detectCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, detectSpec);
-  const [name, ...images] = positionals;
-  if (!name) throw usageError(detectSpec, 'expected a model name and images');
-  if (!listModels().includes(name)) throw new HybridVisionError(`unknown model '${name}' (hybridvision models lists them)`);
-  if (!values.weights) throw usageError(detectSpec, '--weights FILE (or pretrained) is required');
-  if (images.length === 0) throw usageError(detectSpec, 'expected at least one image');
+  const { name, weights, images, isDefault } = modelAndImages(detectSpec, positionals, values.weights, 'detector');
   const score = nonNegNumber(values.score, 'score', DEFAULT_DETECTION_THRESHOLD);
-  const model = await loadWeights(values.weights, name);
+  const model = await loadWeights(weights, name);
+  if (isDefault && !values.json) console.log(`${model.name} trained on fmnist-scenes (the shipped default detector, ${shownPath(weights)})`);
   assertTask(model, 'object-detection');
   if (values.out) mkdirSync(values.out, { recursive: true });
   const used = new Set<string>();

@@ -11,8 +11,7 @@ import { checkBatchInput, joinSize, parse, posInt, sizeValue, usageError, type C
 import { HybridVisionError } from '../../tensor.js';
 import { ASSETS } from '../assets.js';
 import { taskOf } from '../../models/task.js';
-import { SsdLite } from '../../models/ssdlite.js';
-import { ssdAnchors } from '../../detect/ssd.js';
+import { SsdLite, ssdModelAnchors } from '../../models/ssdlite.js';
 import { appendArgmax, appendRetinaPostprocess, appendSsdPostprocess } from '../../onnx/dense_heads.js';
 import { retinaAnchors, RETINA_POSTPROCESS_DEFAULTS } from '../../detect/retinanet.js';
 import { LEVELS } from '../../models/retinanet.js';
@@ -106,7 +105,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
       const net = m.net as SsdLite;
       const feats = await m.forwardFeatures({ dtype: 'float32', shape: [1, 3, h, w], data: new Float32Array(3 * h * w) });
       const grids = net.heads.map((_, i) => feats[`feat_l${i}`].shape.slice(2) as [number, number]);
-      appendSsdPostprocess(model, ssdAnchors(grids), m.numClasses, net.postprocess, h, w);
+      appendSsdPostprocess(model, ssdModelAnchors(net, m.cfg, grids), m.numClasses, net.postprocess, h, w);
     }
     bytes = encodeModel(model);
     outputs = model.graph.output.map((o) => o.name);

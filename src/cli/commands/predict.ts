@@ -2,12 +2,11 @@
 import { relative } from 'node:path';
 import { decodeImageFile } from '../../data/decode_node.js';
 import type { RgbImage } from '../../data/image.js';
-import { listModels } from '../../models/registry.js';
 import { taskOf } from '../../models/task.js';
 import { imagesToBatch, topK, type Prediction } from '../../pipeline.js';
 import { HybridVisionError } from '../../tensor.js';
-import { parse, posInt, usageError, type CommandSpec } from '../args.js';
-import { defaultModelPath, defaultSamples } from '../assets.js';
+import { parse, posInt, type CommandSpec } from '../args.js';
+import { modelAndImages } from '../model_images.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 
 export const predictSpec: CommandSpec = {
@@ -25,15 +24,7 @@ const BATCH = 32;
 
 export async function predictCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, predictSpec);
-  const known = new Set(listModels());
-  const name = positionals.length && known.has(positionals[0]) ? positionals[0] : undefined;
-  let images = name ? positionals.slice(1) : positionals;
-  if (name && !values.weights) throw usageError(predictSpec, '--weights FILE (or pretrained) is required with a model name');
-  const weights = values.weights ?? defaultModelPath();
-  if (images.length === 0) {
-    if (values.weights) throw usageError(predictSpec, 'expected at least one image');
-    images = defaultSamples();
-  }
+  const { name, weights, images } = modelAndImages(predictSpec, positionals, values.weights, 'classifier');
   const k = posInt(values.top, 'top', 5);
   const model = await loadWeights(weights, name);
   const task = taskOf(model.spec);

@@ -6,14 +6,13 @@ import { encodePng } from '../../data/png_node.js';
 import { VOC_PALETTE } from '../../data/voc_classes.js';
 import { classNames, segmentImages, segmentationObjects, assertTask, type ClassMap } from '../../dense_pipeline.js';
 import { writeFileAtomic } from '../../io/node_files.js';
-import { listModels } from '../../models/registry.js';
-import { HybridVisionError } from '../../tensor.js';
-import { parse, usageError, type CommandSpec } from '../args.js';
+import { parse, type CommandSpec } from '../args.js';
+import { modelAndImages } from '../model_images.js';
 import { forEachImage, shownPath } from '../per_image.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 
 export const segmentSpec: CommandSpec = {
-  usage: 'segment <model> --weights FILE IMAGE...',
+  usage: 'segment [<model> --weights FILE] [IMAGE...]',
   about:
     'Semantic segmentation (DeepLabv3 models): per image the share of pixels of each class; with --out, <name>.classes.png (the class map, paletted with the VOC colours: pixel value = class index) and <name>.overlay.png. ' +
     'An unreadable image is reported on its own line, the rest are processed, and the exit code is 1.',
@@ -42,12 +41,9 @@ export function classShares(m: ClassMap, names: string[]): { label: string; inde
 
 export async function segmentCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, segmentSpec);
-  const [name, ...images] = positionals;
-  if (!name) throw usageError(segmentSpec, 'expected a model name and images');
-  if (!listModels().includes(name)) throw new HybridVisionError(`unknown model '${name}' (hybridvision models lists them)`);
-  if (!values.weights) throw usageError(segmentSpec, '--weights FILE (or pretrained) is required');
-  if (images.length === 0) throw usageError(segmentSpec, 'expected at least one image');
-  const model = await loadWeights(values.weights, name);
+  const { name, weights, images, isDefault } = modelAndImages(segmentSpec, positionals, values.weights, 'segmenter');
+  const model = await loadWeights(weights, name);
+  if (isDefault && !values.json) console.log(`${model.name} trained on fmnist-scenes (the shipped default segmenter, ${shownPath(weights)})`);
   assertTask(model, 'image-segmentation');
   const names = classNames(model);
   if (values.out) mkdirSync(values.out, { recursive: true });

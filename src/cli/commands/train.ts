@@ -38,6 +38,8 @@ export const trainSpec: CommandSpec = {
     scenes: str('N', 'fmnist-scenes: training scenes (default 8000; the test set is always the same 1,000 scenes)'),
     'test-scenes': str('N', 'fmnist-scenes: test scenes (default 1000)'),
     'no-flip': flag('dense models: no random horizontal flips'),
+    'anchor-scales': str('MIN,MAX', 'SSD models: smallest and largest prior-box scale, fractions of the image side (default the official 0.1,1.05); recorded in the model file'),
+    'match-iou': str('X', 'SSD models: IoU a prior needs with a box to be matched to it (default the official 0.5)'),
     'data-path': str('DIR', 'where the Fashion-MNIST IDX files are (default /usr/share/datasets/fashion-mnist)'),
     epochs: str('N', 'epochs (default 10)'),
     batch: str('N', 'batch size (default 64)'),

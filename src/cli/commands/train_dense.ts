@@ -49,6 +49,25 @@ export function initBackbone(dense: HybridModel, cls: Map<string, HostTensor>): 
   return { copied, of };
 }
 
+/** `--anchor-scales MIN,MAX` and `--match-iou X`: SSD models only, checked. */
+function ssdTrainOptions(family: string, values: Record<string, any>): { anchorScales?: [number, number]; matchIou?: number } {
+  const given = ['anchor-scales', 'match-iou'].filter((k) => values[k] !== undefined);
+  if (!given.length) return {};
+  if (family !== 'ssdlite') throw new HybridVisionError(`--${given[0]} applies to SSD models only`);
+  const out: { anchorScales?: [number, number]; matchIou?: number } = {};
+  if (values['anchor-scales'] !== undefined) {
+    const v = String(values['anchor-scales']).split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+    if (v.length !== 2 || !(v[0] > 0 && v[0] < v[1] && v[1] <= 2)) throw new HybridVisionError(`--anchor-scales needs MIN,MAX with 0 < MIN < MAX <= 2, got '${values['anchor-scales']}'`);
+    out.anchorScales = [v[0], v[1]];
+  }
+  if (values['match-iou'] !== undefined) {
+    const v = Number(values['match-iou']);
+    if (!(v > 0 && v < 1) || String(values['match-iou']).trim() === '') throw new HybridVisionError(`--match-iou needs a number between 0 and 1, got '${values['match-iou']}'`);
+    out.matchIou = v;
+  }
+  return out;
+}
+
 export const fmtMetrics = (m: TaskEval | null) =>
   m ? Object.entries(m.metrics).filter(([k]) => ['AP', 'AP50', 'AP75', 'mIoU', 'pixelAccuracy'].includes(k)).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}`).join(' ') : '';
 
@@ -57,6 +76,7 @@ export async function trainDenseCommand(name: string, values: Record<string, any
   const size = posInt(values.size, 'size', 128);
   const seed = posInt(values.seed, 'seed', 1);
   const threads = posInt(values.threads, 'threads', 2);
+  const ssdOpts = ssdTrainOptions(spec.family, values);
   const status = new StatusLine();
   status.show(`loading ${values.data}`);
   const dopts = { size, seed, scenes: values.scenes ? posInt(values.scenes, 'scenes', 8000) : undefined, testScenes: values['test-scenes'] ? posInt(values['test-scenes'], 'test-scenes', 1000) : undefined, dataPath: values['data-path'] };
@@ -82,12 +102,12 @@ export async function trainDenseCommand(name: string, values: Record<string, any
   } else model = createModel(name, { numClasses, seed, threads });
   model.labels = seg ? classNames : ['background', ...classNames];
   const norm = { mean: model.cfg.mean, std: model.cfg.std, channelOrder: model.cfg.channelOrder ?? 'RGB' } as FitOptions['norm'];
-  model.cfg = { ...model.cfg, inputSize: [size, size] };
+  model.cfg = { ...model.cfg, inputSize: [size, size], ...(ssdOpts.anchorScales ? { anchorScales: ssdOpts.anchorScales } : {}) };
   const topts = { norm, flip: values['no-flip'] ? false : true };
   const task: TrainTask = seg
     ? segmentationTask(data.train as any, data.test as any, topts)
     : spec.family === 'ssdlite'
-      ? ssdTask(model, data.train as any, data.test as any, topts)
+      ? ssdTask(model, data.train as any, data.test as any, { ...topts, matchIou: ssdOpts.matchIou })
       : retinaTask(model, data.train as any, data.test as any, topts);
 
   const o: FitOptions = {
@@ -101,7 +121,7 @@ export async function trainDenseCommand(name: string, values: Record<string, any
   checkBatchInput(o.batchSize, size, size);
   const releaseOut = prepareRunDir(out);
   const ckpt = join(out, 'checkpoint.safetensors');
-  const config = { ...o, data: values.data, scenes: dopts.scenes ?? null, weights: values.weights ?? null };
+  const config = { ...o, data: values.data, scenes: dopts.scenes ?? null, weights: values.weights ?? null, ...ssdOpts };
   const resume = values.resume ? await resumeState(ckpt, name, config) : null;
   console.log(`${name}: ${task.count} train / ${data.test?.count ?? 0} test images, ${classNames.length} classes, ${size}x${size}, batch ${o.batchSize}, ${o.epochs} epochs -> ${out}`);
   const bar = new Progress();

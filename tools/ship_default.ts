@@ -1,10 +1,17 @@
-/** Ships a trained model as the package default: fp16 safetensors in assets/default (official keys + metadata). */
+/**
+ * Ships a trained model as a package default: fp16 safetensors in assets/default (official keys +
+ * metadata). Usage: node dist/tools/ship_default.js MODEL_FILE [classifier|detector|segmenter] [note]
+ */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import '../src/node.js';
 import { loadModelFile } from '../src/models/model_file_node.js';
 import { modelToSafetensors } from '../src/models/model_file.js';
-const [src, note = ''] = process.argv.slice(2);
+const [src, kind = 'classifier', note = ''] = process.argv.slice(2);
+const file = { classifier: 'model.safetensors', detector: 'detector.safetensors', segmenter: 'segmenter.safetensors' }[kind];
+if (!file) throw new Error(`kind must be classifier, detector or segmenter, got ${kind}`);
 const m = await loadModelFile(src);
 const bytes = modelToSafetensors(m, { fp16: true, extra: note ? { note } : {} });
-writeFileSync('assets/default/model.safetensors', bytes);
-console.log(`${m.name}: ${(bytes.length / 1e6).toFixed(2)} MB -> assets/default/model.safetensors`);
+const out = join('assets', 'default', file);
+writeFileSync(out, bytes);
+console.log(`${m.name}: ${(bytes.length / 1e6).toFixed(2)} MB -> ${out}`);

@@ -10,6 +10,7 @@ import { rcnnRescaleBoxes, rcnnTransform, RCNN_TRANSFORM_DEFAULTS, type ChwImage
 import { HybridVisionError, type HostTensor } from '../tensor.js';
 import type { HybridModel } from './model.js';
 import { LEVELS } from './retinanet.js';
+import type { PretrainedCfg } from './types.js';
 
 export interface RetinaImageResult {
   /** Final detections, boxes in the original image's pixels. */
@@ -29,9 +30,20 @@ export interface RetinaRun {
   images: RetinaImageResult[];
 }
 
+/**
+ * The transform a RetinaNet model's cfg implies: the zoo cfg (800², ImageNet mean/std) gives
+ * torchvision's deployment defaults; a model trained here at S×S resizes the short side to S (long
+ * side at most S·1333/800) with the mean/std it was trained with.
+ */
+export function retinaTransformOf(cfg: Pick<PretrainedCfg, 'inputSize' | 'mean' | 'std'>): RcnnTransformOptions {
+  const minSize = Math.min(...cfg.inputSize);
+  const maxSize = minSize === RCNN_TRANSFORM_DEFAULTS.minSize ? RCNN_TRANSFORM_DEFAULTS.maxSize : Math.round((minSize * RCNN_TRANSFORM_DEFAULTS.maxSize) / RCNN_TRANSFORM_DEFAULTS.minSize);
+  return { ...RCNN_TRANSFORM_DEFAULTS, minSize, maxSize, mean: [...cfg.mean] as [number, number, number], std: [...cfg.std] as [number, number, number] };
+}
+
 export async function retinaDetect(model: HybridModel, images: ChwImage[], opts: { transform?: RcnnTransformOptions; postprocess?: RetinaPostprocessOptions } = {}): Promise<RetinaRun> {
   if (model.spec.family !== 'retinanet') throw new HybridVisionError(`${model.name} is not a RetinaNet model`);
-  const batch = rcnnTransform(images, opts.transform ?? RCNN_TRANSFORM_DEFAULTS);
+  const batch = rcnnTransform(images, opts.transform ?? retinaTransformOf(model.cfg));
   const B = images.length;
   const { paddedHeight: Hp, paddedWidth: Wp } = batch;
   const outputs = await model.forwardFeatures({ dtype: 'float32', shape: [B, 3, Hp, Wp], data: batch.batch });

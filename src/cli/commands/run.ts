@@ -5,6 +5,7 @@ import { createModel } from '../../models/registry.js';
 import { loadWeights, WEIGHTS_HELP } from '../weights.js';
 import { denseOutputs } from '../../models/dense_outputs.js';
 import { RCNN_TRANSFORM_DEFAULTS, type RcnnTransformOptions } from '../../detect/retina_transform.js';
+import { retinaTransformOf } from '../../models/retinanet_detect.js';
 import { HybridVisionError } from '../../tensor.js';
 import { numberList, parse, posInt, usageError, type CommandSpec, type Parsed } from '../args.js';
 import { readRunInput, runBatch } from '../run_input.js';
@@ -22,15 +23,15 @@ export const runSpec: CommandSpec = {
     input: { type: 'string', value: 'FILE', help: "safetensors file with float32 'input' [N, 3, H, W], or images of any sizes 'input.0' … 'input.<N-1>' [3, H, W] (RetinaNet)" },
     output: { type: 'string', value: 'FILE', help: 'safetensors file to write the outputs to' },
     'num-classes': { type: 'string', value: 'N', help: 'class count, for weights that do not record it' },
-    'min-size': { type: 'string', value: 'N', help: `RetinaNet transform: resize the short side to N (default ${D.minSize})` },
-    'max-size': { type: 'string', value: 'N', help: `RetinaNet transform: … unless the long side would exceed N (default ${D.maxSize})` },
-    mean: { type: 'string', value: 'R,G,B', help: `RetinaNet transform: normalisation mean (default ${D.mean.join(',')})` },
-    std: { type: 'string', value: 'R,G,B', help: `RetinaNet transform: normalisation std (default ${D.std.join(',')})` },
+    'min-size': { type: 'string', value: 'N', help: `RetinaNet transform: resize the short side to N (default: the model's, ${D.minSize} for the zoo models)` },
+    'max-size': { type: 'string', value: 'N', help: `RetinaNet transform: … unless the long side would exceed N (default: the model's, ${D.maxSize} for the zoo models)` },
+    mean: { type: 'string', value: 'R,G,B', help: `RetinaNet transform: normalisation mean (default: the model's, ${D.mean.join(',')} for the zoo models)` },
+    std: { type: 'string', value: 'R,G,B', help: `RetinaNet transform: normalisation std (default: the model's, ${D.std.join(',')} for the zoo models)` },
     'size-divisible': { type: 'string', value: 'N', help: `RetinaNet transform: pad the batch to a multiple of N (default ${D.sizeDivisible})` },
   },
 };
 
-function transformOptions(values: Parsed['values']): RcnnTransformOptions {
+function transformOptions(values: Parsed['values'], D: RcnnTransformOptions): RcnnTransformOptions {
   return {
     minSize: posInt(values['min-size'], 'min-size', D.minSize),
     maxSize: posInt(values['max-size'], 'max-size', D.maxSize),
@@ -43,7 +44,6 @@ function transformOptions(values: Parsed['values']): RcnnTransformOptions {
 export async function runCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, runSpec);
   if (positionals.length !== 1 || !values.weights || !values.input || !values.output) throw usageError(runSpec, 'missing arguments');
-  const transform = transformOptions(values);
   const input = readRunInput((await readSafetensorsFile(values.input)).tensors, values.input);
   let model;
   if (values['num-classes'] === undefined) model = await loadWeights(values.weights, positionals[0]);
@@ -51,6 +51,7 @@ export async function runCommand(argv: string[]): Promise<void> {
   try {
     const family = model.spec.family;
     const given = TRANSFORM_OPTIONS.find((k) => values[k] !== undefined);
+    const transform = transformOptions(values, retinaTransformOf(model.cfg));
     if (given && family !== 'retinanet') throw new HybridVisionError(`--${given} is RetinaNet's transform; ${model.name} takes its input as given`);
     // dense models: every named tensor (golden io names); classifiers: the logits
     const dense = family === 'deeplabv3' || family === 'ssdlite' || family === 'retinanet';

@@ -97,7 +97,9 @@ export async function trainDenseCommand(name: string, values: Record<string, any
       const { copied, of } = initBackbone(model, loaded.stateDict());
       await loaded.dispose();
       if (copied === 0) throw new HybridVisionError(`${values.weights} (${loaded.name}) holds no weights of ${name}'s backbone`);
-      console.log(`backbone: ${copied} of ${of} tensors from ${values.weights} (${loaded.name})`);
+      // the backbone's weights expect the preprocessing they were trained with
+      model.cfg = { ...model.cfg, mean: loaded.cfg.mean, std: loaded.cfg.std, channelOrder: loaded.cfg.channelOrder };
+      console.log(`backbone: ${copied} of ${of} tensors from ${values.weights} (${loaded.name}; its input mean/std)`);
     }
   } else model = createModel(name, { numClasses, seed, threads });
   model.labels = seg ? classNames : ['background', ...classNames];

@@ -44,6 +44,7 @@ function transformOptions(values: Parsed['values'], D: RcnnTransformOptions): Rc
 export async function runCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, runSpec);
   if (positionals.length !== 1 || !values.weights || !values.input || !values.output) throw usageError(runSpec, 'missing arguments');
+  transformOptions(values, D); // bad transform flags are reported before any file is read
   const input = readRunInput((await readSafetensorsFile(values.input)).tensors, values.input);
   let model;
   if (values['num-classes'] === undefined) model = await loadWeights(values.weights, positionals[0]);

@@ -49,7 +49,7 @@ test('detect with no model: the shipped detector finds the items of the sample s
     }
     extra += dets.length - used.size;
   });
-  // the recorded run's AP50 is 0.63 on the test set: most items are found with the right label
+  // the recorded run's AP50 is 0.65 on the test set: most items are found with the right label
   assert.ok(found >= Math.ceil(total / 2), `${found} of ${total} items found`);
   assert.ok(extra <= total, `${extra} boxes match no item`);
   const plain = cli('detect', '--out', join(tmp, 'det'));
@@ -95,9 +95,9 @@ test('the shipped detector and segmenter on 200 held-out test scenes: COCO mAP a
   const norm = (m: typeof det) => ({ mean: m.cfg.mean, std: m.cfg.std, channelOrder: m.cfg.channelOrder ?? 'RGB' }) as const;
   const ap = (await ssdTask(det, set.detection, set.detection, { norm: norm(det) }).evaluate(det))!.metrics;
   await det.dispose();
-  assert.ok(ap.AP >= 0.30 && ap.AP50 >= 0.5, JSON.stringify(ap));
+  assert.ok(ap.AP >= 0.37 && ap.AP50 >= 0.6, JSON.stringify(ap)); // recorded on all 1,000: 0.400, 0.648
   const seg = await loadModelFile(defaultModelPath('segmenter'));
   const iou = (await segmentationTask(set.segmentation, set.segmentation, { norm: norm(seg) }).evaluate(seg))!.metrics;
   await seg.dispose();
-  assert.ok(iou.mIoU >= 0.45 && iou.pixelAccuracy >= 0.88, JSON.stringify(iou));
+  assert.ok(iou.mIoU >= 0.5 && iou.pixelAccuracy >= 0.9, JSON.stringify(iou)); // recorded: 0.538, 0.915
 });

@@ -194,6 +194,8 @@ test('VJP: layout ops (reshape, transpose, concat, slice, split, pad, expand, ch
   await check('pad', [{ shape: [2, 3, 4] }], (a) => op.pad(a, [0, 1, 2], [1, 0, 3]));
   await check('expand', [{ shape: [3, 1] }], (a) => op.expand(a, [2, 3, 4]));
   await check('channelShuffle', [{ shape: [2, 6, 2, 3] }], (a) => channelShuffle(a, 3));
+  await check('spaceToDepth', [{ shape: [2, 3, 4, 6] }], (a) => op.spaceToDepth(a));
+  await check('depthToSpace', [{ shape: [2, 8, 3, 2] }], (a) => op.depthToSpace(a));
 });
 
 interface ConvCase {

@@ -47,6 +47,14 @@ export interface Lowering {
    * folded map, which the engine merges with the following BatchNorm (inference).
    */
   projectionReadsTokens: boolean;
+  /**
+   * MobileViT's unfold/fold between a map and patch tokens (nn/patches.ts): 'transpose', one
+   * 6-D Transpose (training default); 'spaceToDepth', SpaceToDepth / DepthToSpace plus one
+   * [d, N] Transpose per patch position (inference default, as the PyTorch export folds; same-run
+   * tools/ab_inference.js, batch 1, 9 rounds, old/new per run: XXS 1.05 1.16, 0.5 1.06 1.05,
+   * 0.75 1.05 1.05, S 1.04 1.02 1.04, 1.0 1.02 1.05 1.04, XS 1.02 1.06 0.98).
+   */
+  patches: 'transpose' | 'spaceToDepth';
 }
 
 export interface DropoutConfig {
@@ -85,6 +93,7 @@ export function lowering(mode: 'eval' | 'train'): Lowering {
     fusedSilu: true,
     attention: train ? 'fused' : 'perHead',
     projectionReadsTokens: train,
+    patches: train ? 'transpose' : 'spaceToDepth',
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Value } from '../graph/ir.js';
 import { reshape, transpose } from '../graph/ops/shape.js';
+import { depthToSpace, spaceToDepth } from '../graph/ops/space_depth.js';
 
 /**
  * [B, d, H, W] -> tokens [B*4*N, d] in B*4 groups: group p = (h mod 2)*2 + (w mod 2), position n over
@@ -11,6 +12,9 @@ import { reshape, transpose } from '../graph/ops/shape.js';
  */
 export function unfold(x: Value): Value {
   const [b, d, h, w] = x.shape;
+  const how = x.graph.options.lowering.patches;
+  // SpaceToDepth groups channels by patch position: [B, 4, d, N], then one [d, N] transpose per group
+  if (how === 'spaceToDepth') return reshape(transpose(reshape(spaceToDepth(x), [b * 4, d, (h / 2) * (w / 2)]), [0, 2, 1]), [-1, d]);
   const t = transpose(reshape(x, [b, d, h / 2, 2, w / 2, 2]), [0, 3, 5, 2, 4, 1]);
   return reshape(t, [b * 4 * (h / 2) * (w / 2), d]);
 }
@@ -18,6 +22,8 @@ export function unfold(x: Value): Value {
 /** unfold's inverse: tokens [B*4*N, d] -> [B, d, H, W]. */
 export function fold(p: Value, b: number, h: number, w: number): Value {
   const d = p.shape[1];
+  const how = p.graph.options.lowering.patches;
+  if (how === 'spaceToDepth') return depthToSpace(reshape(transpose(reshape(p, [b * 4, -1, d]), [0, 2, 1]), [b, 4 * d, h / 2, w / 2]));
   const t = transpose(reshape(p, [b, 2, 2, h / 2, w / 2, d]), [0, 5, 3, 1, 4, 2]);
   return reshape(t, [b, d, h, w]);
 }

@@ -9,3 +9,4 @@ export * from './batchnorm.js';
 export * from './activation.js';
 export * from './dropout.js';
 export * from './resize.js';
+export * from './space_depth.js';

@@ -14,10 +14,13 @@ function packageRoot(): string {
   return dir;
 }
 
-export const ASSETS = join(packageRoot(), 'assets');
+/** The folder holding package.json: the installed package, or the repository in a checkout. */
+export const PACKAGE_ROOT = packageRoot();
+
+export const ASSETS = join(PACKAGE_ROOT, 'assets');
 
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /**

@@ -7,6 +7,7 @@
  *   u_i = (x_i >>> 9) / 2^23
  */
 import { HybridVisionError, numel, type HostTensor } from '../tensor.js';
+import { concatBytes } from './bytes.js';
 
 export interface ShapeSpec {
   shape: number[];
@@ -120,20 +121,13 @@ export function comparePyStr(a: string, b: string): number {
 export async function weightsSha256(map: Map<string, HostTensor>): Promise<string> {
   const keys = [...map.keys()].sort(comparePyStr);
   const parts: Uint8Array[] = [];
-  let total = 0;
   for (const k of keys) {
     const kb = utf8.encode(k);
     const d = map.get(k)!.data;
     const db = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     parts.push(kb, db);
-    total += kb.length + db.length;
   }
-  const all = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    all.set(p, o);
-    o += p.length;
-  }
+  const all = concatBytes(parts);
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) throw new HybridVisionError('this JavaScript runtime has no crypto.subtle for sha256');
   const digest = new Uint8Array(await subtle.digest('SHA-256', all));

@@ -4,6 +4,7 @@
  * CRC-32 is checked for every entry read.
  */
 import { HybridVisionError } from '../tensor.js';
+import { concatBytes } from './bytes.js';
 import { cleanText } from './text.js';
 
 export interface ZipOptions {
@@ -280,11 +281,5 @@ export async function inflateRaw(data: Uint8Array, expectedSize?: number): Promi
   }
   await writing;
   if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }

@@ -3,6 +3,7 @@
  * visit loads offline) or read from a user's File. Safetensors, .pt and .pth.tar all go through the
  * core importer, which unpickles against an allowlist and never runs code.
  */
+import { concatBytes } from '../io/bytes.js';
 import { modelFromBytes } from '../models/model_file.js';
 import { createModel } from '../models/registry.js';
 import type { CreateOptions, HybridModel } from '../models/model.js';
@@ -53,13 +54,7 @@ async function readBody(res: Response, cached: boolean, onProgress?: (p: Progres
     loaded += value.length;
     onProgress?.({ loaded, total, cached });
   }
-  const out = new Uint8Array(loaded);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Bytes of a URL, from the Cache API when there, else fetched (and then cached). */

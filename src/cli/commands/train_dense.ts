@@ -17,7 +17,7 @@ import { retinaTask, segmentationTask, ssdTask } from '../../train/dense_tasks.j
 import { fit, type FitOptions } from '../../train/fit.js';
 import { trainingReport } from '../../train/report.js';
 import type { TaskEval, TrainTask } from '../../train/task.js';
-import { checkBatchInput, posInt } from '../args.js';
+import { checkBatchInput, numberList, posInt } from '../args.js';
 import { duration, Eta, Progress, StatusLine } from '../progress.js';
 import { loadWeights } from '../weights.js';
 import { interruptHint, optimisationOptions, resumeState } from '../train_run.js';
@@ -56,8 +56,8 @@ function ssdTrainOptions(family: string, values: Record<string, any>): { anchorS
   if (family !== 'ssdlite') throw new HybridVisionError(`--${given[0]} applies to SSD models only`);
   const out: { anchorScales?: [number, number]; matchIou?: number } = {};
   if (values['anchor-scales'] !== undefined) {
-    const v = String(values['anchor-scales']).split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
-    if (v.length !== 2 || !(v[0] > 0 && v[0] < v[1] && v[1] <= 2)) throw new HybridVisionError(`--anchor-scales needs MIN,MAX with 0 < MIN < MAX <= 2, got '${values['anchor-scales']}'`);
+    const v = numberList(values['anchor-scales'], 'anchor-scales', 2, [], true);
+    if (!(v[0] < v[1] && v[1] <= 2)) throw new HybridVisionError(`--anchor-scales needs MIN,MAX with 0 < MIN < MAX <= 2, got '${values['anchor-scales']}'`);
     out.anchorScales = [v[0], v[1]];
   }
   if (values['match-iou'] !== undefined) {

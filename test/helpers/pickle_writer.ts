@@ -3,6 +3,7 @@
  * (non-zip) torch checkpoints and plain zip archives. Independent of src/io on purpose.
  */
 import { deflateRawSync } from 'node:zlib';
+import { concatBytes } from '../../src/io/bytes.js';
 
 // ---- pickle value model
 
@@ -470,14 +471,7 @@ export function buildLegacyCheckpoint(
     new DataView(head.buffer).setBigInt64(0, BigInt(s.data.length / s.elemSize), true);
     parts.push(head, s.data);
   }
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 export function f32Bytes(values: number[]): Uint8Array {

@@ -41,7 +41,13 @@ before(async () => {
 });
 after(() => server.close());
 
-/** Serves `bytes` with Range support; `cutAt` (first request only) closes the socket after that many bytes. */
+/** Breaks the connection of a cut response; set while one is open. */
+let breakConnection: (() => void) | undefined;
+
+/**
+ * Serves `bytes` with Range support; `cutAt` (first request only) sends that many bytes and leaves
+ * the connection open for `cutOnceReceived` to break.
+ */
 function serveFile(path: string, bytes: Uint8Array, opts: { cutAt?: number } = {}) {
   let cut = opts.cutAt;
   routes.set(path, (req, res) => {
@@ -53,12 +59,24 @@ function serveFile(path: string, bytes: Uint8Array, opts: { cutAt?: number } = {
     if (cut !== undefined) {
       res.write(body.subarray(0, cut));
       cut = undefined;
-      setTimeout(() => res.socket?.destroy(), 20);
+      const socket = res.socket;
+      breakConnection = () => socket?.destroy();
       return;
     }
     res.end(body);
   });
 }
+
+/**
+ * A progress callback that breaks the open cut response once the client has stored `n` bytes.
+ * Breaking on a timer instead raced the client: bytes still in flight were lost on a loaded machine.
+ */
+const cutOnceReceived = (n: number) => (p: DownloadProgress) => {
+  if (p.status === 'progress' && p.loaded === n && breakConnection) {
+    breakConnection();
+    breakConnection = undefined;
+  }
+};
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -112,7 +130,7 @@ test('a truncated download fails with a one-line error, keeps the partial file, 
   const cut = Math.floor(bytes.length / 3);
   serveFile('/mobilevit_xs/mobilevit_xs.pt', bytes, { cutAt: cut });
   const cacheDir = freshCache();
-  await assert.rejects(createModel('mobilevit_xs', { pretrained: true, cacheDir, baseUrl: base }), (e: Error) => e instanceof HybridVisionError && /broke off|cut short/.test(e.message) && /run again to resume/.test(e.message));
+  await assert.rejects(createModel('mobilevit_xs', { pretrained: true, cacheDir, baseUrl: base, progress: cutOnceReceived(cut) }), (e: Error) => e instanceof HybridVisionError && /broke off|cut short/.test(e.message) && /run again to resume/.test(e.message));
   const part = join(cacheDir, 'mobilevit_xs', 'mobilevit_xs.pt.part');
   assert.equal(readFileSync(part).length, cut);
   assert.ok(!existsSync(join(cacheDir, 'mobilevit_xs', 'mobilevit_xs.pt')), 'no complete-looking file after a cut');
@@ -126,7 +144,7 @@ test('resuming from a server that ignores Range starts the file over (no doubled
   const { bytes } = checkpointBytes('mobilevitv2_1.25', 14);
   serveFile('/mobilevitv2_1.25/mobilevitv2-1.25.pt', bytes, { cutAt: 1000 });
   const cacheDir = freshCache();
-  await assert.rejects(createModel('mobilevitv2_1.25', { pretrained: true, cacheDir, baseUrl: base }), /run again to resume/);
+  await assert.rejects(createModel('mobilevitv2_1.25', { pretrained: true, cacheDir, baseUrl: base, progress: cutOnceReceived(1000) }), /run again to resume/);
   routes.set('/mobilevitv2_1.25/mobilevitv2-1.25.pt', (_q, res) => res.writeHead(200, { 'content-length': String(bytes.length) }).end(bytes));
   const m = await createModel('mobilevitv2_1.25', { pretrained: true, cacheDir, baseUrl: base });
   assert.equal(requests.at(-1)!.range, 'bytes=1000-');

@@ -37,7 +37,7 @@ if (train) {
 
 const file = '/tmp/' + readdirSync('/tmp').filter((f) => f.startsWith('hvprof')).sort().pop();
 const ev = JSON.parse(readFileSync(file, 'utf8')) as any[];
-unlinkSync(file);
+if (!process.env.KEEP_PROFILE) unlinkSync(file);
 type Acc = { t: number; n: number };
 const byOp = new Map<string, Acc>();
 const byShape = new Map<string, Acc>();

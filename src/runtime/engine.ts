@@ -6,6 +6,11 @@ export interface SessionOptions {
   threads?: number;
   /** Write the engine's per-node profile to files starting with this prefix (see `endProfiling`). */
   profilePrefix?: string;
+  /**
+   * Let the engine plan one memory block for all intermediates after the first run (default true).
+   * Training steps turn it off: see train/step.ts.
+   */
+  memoryPattern?: boolean;
 }
 
 export interface Session {

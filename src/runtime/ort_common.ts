@@ -47,6 +47,7 @@ export function ortEngine(ort: OrtModule, name: string, extra: object = {}, caps
         intraOpNumThreads: opts.threads ?? 2,
         interOpNumThreads: 1,
         executionMode: 'sequential',
+        enableMemPattern: opts.memoryPattern ?? true,
         ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
         ...extra,
       });

@@ -6,7 +6,7 @@
 import type { Graph, Value } from '../graph/ir.js';
 import { lowerToOnnx } from '../onnx/lower.js';
 import type { HostTensor } from '../tensor.js';
-import { getEngine, type Session } from './engine.js';
+import { getEngine, type Session, type SessionOptions } from './engine.js';
 
 export interface ProgramSpec {
   graph: Graph;
@@ -20,6 +20,8 @@ export interface ProgramSpec {
   threads?: number;
   /** Profile every engine node to files with this prefix. */
   profilePrefix?: string;
+  /** The engine's memory-pattern planning (SessionOptions.memoryPattern, default true). */
+  memoryPattern?: boolean;
 }
 
 export class Program {
@@ -34,12 +36,12 @@ export class Program {
   /** Lowers the graph and opens it in the current engine. */
   static async compile(spec: ProgramSpec): Promise<Program> {
     const m = lowerToOnnx(spec.graph, { outputs: spec.outputs, params: spec.params, weights: spec.weights, metadata: spec.metadata });
-    return Program.open(m.bytes, { threads: spec.threads, profilePrefix: spec.profilePrefix }, m.nodeCount);
+    return Program.open(m.bytes, { threads: spec.threads, profilePrefix: spec.profilePrefix, memoryPattern: spec.memoryPattern }, m.nodeCount);
   }
 
   /** Opens an already lowered ONNX model (e.g. HybridModel.toOnnx bytes). */
-  static async open(bytes: Uint8Array, opts: { threads?: number; profilePrefix?: string } = {}, nodeCount = 0): Promise<Program> {
-    const session = await getEngine().createSession(bytes, { threads: opts.threads ?? 2, profilePrefix: opts.profilePrefix });
+  static async open(bytes: Uint8Array, opts: Pick<SessionOptions, 'threads' | 'profilePrefix' | 'memoryPattern'> = {}, nodeCount = 0): Promise<Program> {
+    const session = await getEngine().createSession(bytes, { ...opts, threads: opts.threads ?? 2 });
     return new Program(session, nodeCount, bytes.length);
   }
 

@@ -142,6 +142,11 @@ export class TrainStep {
       metadata: { model: model.name, kind: 'train_step' },
       threads: options.threads ?? model.threads,
       profilePrefix: options.profilePrefix,
+      // With the memory pattern, onnxruntime keeps the first run's arena chunks beside the planned
+      // block, so the step's peak RSS held its activations twice: batch 32 at 64², MobileViTv3-XXS
+      // 535 / 368 MB, 0.5 709 / 478, MF-26M 461 / 382 with / without; step time within noise
+      // (tools/ab_session_options.js, docs/baselines.md).
+      memoryPattern: false,
     });
     const { graph: _g, outputs: _o, ...rest } = built;
     return new TrainStep(model, inputShape, options, program, rest);

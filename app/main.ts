@@ -1,8 +1,10 @@
 /**
  * The app: classify, look inside, fine-tune. Address contract (kept stable for automated checks):
  * ?model=NAME (zoo name or 'default', the shipped default), &image=URL, &weights=URL (a checkpoint
- * for NAME), &view=classify|inside|finetune, &backend=webgpu, &threads=N. It writes its top-5 as JSON
- * into data-testid="predictions" and its state ('loading', 'ready', 'error: …') into data-testid="status".
+ * for NAME), &view=classify|inside|finetune|scenes, &scene=URL (the image the scenes view opens
+ * with), &backend=webgpu, &threads=N. It writes its top-5 as JSON into data-testid="predictions" and
+ * its state ('loading', 'ready', 'error: …') into data-testid="status"; the scenes view writes its
+ * own (see scenes.ts).
  */
 import {
   createWebModel,
@@ -22,6 +24,8 @@ import { $, changed, errorText, setStatus, state } from './state.js';
 import { initInside } from './inside.js';
 import { initFinetune } from './finetune.js';
 import { WASM_PATHS_URL } from './paths.js';
+import { initScenes, runScene, sceneClassMap, showScenes } from './scenes.js';
+import { shippedModelUrl } from './shipped.js';
 
 const params = new URLSearchParams(location.search);
 const here = new URL('./', location.href);
@@ -38,6 +42,7 @@ interface Timings {
 }
 const timings: Timings = {};
 let modelToken = 0;
+let started = false;
 
 async function loadModel(name: string, source: { url?: string; file?: File } = {}): Promise<void> {
   const token = ++modelToken;
@@ -54,7 +59,7 @@ async function loadModel(name: string, source: { url?: string; file?: File } = {
     m = await loadModelFromFile(source.file, { name: arch });
     state.modelLabel = source.file.name;
   } else {
-    let url = source.url ?? (name === 'default' ? await defaultModelUrl() : new URL(`weights/${name}.safetensors`, here).href);
+    let url = source.url ?? (name === 'default' ? await shippedModelUrl('file', here) : new URL(`weights/${name}.safetensors`, here).href);
     let bytes: Uint8Array | null = null;
     try {
       bytes = await fetchBytes(url, { onProgress });
@@ -75,12 +80,6 @@ async function loadModel(name: string, source: { url?: string; file?: File } = {
   if (state.image) await setImage(state.image);
 }
 
-/** The shipped default model's URL (content-hashed, so the Cache API never serves an old one). */
-async function defaultModelUrl(): Promise<string> {
-  const r = await fetch(new URL('models/default.json', here));
-  if (!r.ok) throw new Error(`this build ships no default model (models/default.json: HTTP ${r.status})`);
-  return new URL(`models/${((await r.json()) as { file: string }).file}`, here).href;
-}
 
 async function setImage(input: WebImageInput): Promise<void> {
   const m = state.model;
@@ -133,6 +132,8 @@ async function guarded(fn: () => Promise<void>): Promise<void> {
 function showView(v: string): void {
   for (const s of document.querySelectorAll<HTMLElement>('main > section')) s.hidden = s.dataset.view !== v;
   for (const b of document.querySelectorAll<HTMLElement>('nav .tab')) b.classList.toggle('active', b.dataset.view === v);
+  // the scenes view loads its models once the classifier's start-up is over (one engine at a time)
+  if (v === 'scenes' && started) showScenes(params.get('scene'));
   const u = new URL(location.href);
   u.searchParams.set('view', v);
   history.replaceState(null, '', u);
@@ -202,6 +203,8 @@ const hv = {
   state,
   timings,
   classify: (url: string) => guarded(() => setImage(url)),
+  scene: (url: string) => runScene(url),
+  sceneClassMap,
   loadModel: (name: string, url?: string) => guarded(() => loadModel(name, { url })),
   /** `runs` forwards of the current batch: median and best ms (the session is reused). */
   async bench(runs = 20): Promise<{ median: number; best: number; times: number[] }> {
@@ -232,6 +235,7 @@ async function main(): Promise<void> {
   if (select.value !== name) throw new Error(`unknown model '${name}' (try one of: default, ${listModels().join(', ')})`);
   wireInputs();
   initInside();
+  await initScenes();
   initFinetune({ loadBytes: (b, label) => guarded(() => useFinetuned(b, label)) });
   const list = await samples();
   $('samples').replaceChildren(
@@ -248,6 +252,8 @@ async function main(): Promise<void> {
   const image = params.get('image') ?? (list[0] ? new URL(`samples/${list[0]}`, here).href : null);
   if (image) await setImage(image);
   else setStatus('ready');
+  started = true;
+  if (new URL(location.href).searchParams.get('view') === 'scenes') showScenes(params.get('scene'));
 }
 
 async function useFinetuned(bytes: Uint8Array, label: string): Promise<void> {

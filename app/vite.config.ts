@@ -1,8 +1,9 @@
 /**
  * The app as a static site: `vite build --config app/vite.config.ts` writes app/dist/ (relative
  * URLs, so it runs from any folder). The build also copies what the page fetches at run time:
- * onnxruntime-web's runtime files to ort/, the shipped sample images to samples/ (with an
- * index.json) and the default model to models/ (under a content-hashed name given by models/default.json).
+ * onnxruntime-web's runtime files to ort/, the shipped sample images to samples/ and sample scenes
+ * to samples/scenes/ (each with an index.json) and the shipped default classifier, detector and
+ * segmenter to models/ (under content-hashed names given by models/default.json).
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,21 +32,27 @@ function runtimeFiles(): Plugin {
       const ortSrc = join(repo, 'node_modules', 'onnxruntime-web', 'dist');
       mkdirSync(join(outDir, 'ort'), { recursive: true });
       for (const f of ORT_FILES) copyFileSync(join(ortSrc, f), join(outDir, 'ort', f));
-      const samples = join(repo, 'assets', 'samples');
-      mkdirSync(join(outDir, 'samples'), { recursive: true });
-      const list = existsSync(samples) ? readdirSync(samples).filter((f) => /\.(png|jpe?g|webp)$/i.test(f)).sort() : [];
-      for (const f of list) copyFileSync(join(samples, f), join(outDir, 'samples', f));
-      writeFileSync(join(outDir, 'samples', 'index.json'), JSON.stringify(list));
-      // The default model under a name holding its hash, named by models/default.json: the page
-      // caches weights by URL forever (Cache API), so a new default must get a new URL.
-      const model = join(repo, 'assets', 'default', 'model.safetensors');
-      mkdirSync(join(outDir, 'models'), { recursive: true });
-      if (existsSync(model)) {
-        const bytes = readFileSync(model);
-        const file = `default-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.safetensors`;
-        writeFileSync(join(outDir, 'models', file), bytes);
-        writeFileSync(join(outDir, 'models', 'default.json'), JSON.stringify({ file }));
+      // sample images (classification) and sample scenes (detection, segmentation), each with an index.json
+      for (const sub of ['samples', 'samples/scenes']) {
+        const from = join(repo, 'assets', sub);
+        mkdirSync(join(outDir, sub), { recursive: true });
+        const list = existsSync(from) ? readdirSync(from).filter((f) => /\.(png|jpe?g|webp)$/i.test(f)).sort() : [];
+        for (const f of list) copyFileSync(join(from, f), join(outDir, sub, f));
+        writeFileSync(join(outDir, sub, 'index.json'), JSON.stringify(list));
       }
+      // The shipped defaults under names holding their hashes, named by models/default.json
+      // ({ file: classifier, detector, segmenter }): the page caches weights by URL forever (Cache
+      // API), so a new default must get a new URL.
+      mkdirSync(join(outDir, 'models'), { recursive: true });
+      const index: Record<string, string> = {};
+      for (const [key, name] of [['file', 'model'], ['detector', 'detector'], ['segmenter', 'segmenter']]) {
+        const model = join(repo, 'assets', 'default', `${name}.safetensors`);
+        if (!existsSync(model)) continue;
+        const bytes = readFileSync(model);
+        index[key] = `${key === 'file' ? 'default' : name}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.safetensors`;
+        writeFileSync(join(outDir, 'models', index[key]), bytes);
+      }
+      if (index.file) writeFileSync(join(outDir, 'models', 'default.json'), JSON.stringify(index));
     },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The app in Chromium (Debian's, driven by playwright-core, served with COOP/COEP on 127.0.0.1):
  * classification matches Node's, a .pt checkpoint loads from a user file, the token view draws a
- * heat map, and 20 in-page fine-tuning steps (in a Web Worker) lower the loss. Screenshots of each
- * view go to .out/browser/.
+ * heat map, 20 in-page fine-tuning steps (in a Web Worker) lower the loss, and the scenes view's
+ * detections and class map equal Node's. Screenshots of each view go to .out/browser/.
  */
 import '../src/node.js';
 import assert from 'node:assert/strict';
@@ -15,7 +15,8 @@ import { readCheckpoint } from '../src/io/torch.js';
 import { modelFromBytes } from '../src/models/model_file.js';
 import { createModel } from '../src/models/registry.js';
 import type { HybridModel } from '../src/models/model.js';
-import { imagesToBatch, topK } from '../src/pipeline.js';
+import { imagesToBatch, pipeline, topK } from '../src/pipeline.js';
+import { segmentImages, type DetectionObject } from '../src/dense_pipeline.js';
 import { chromiumOrSkip, consoleLog, openBrowser, OUT, waitText, type Session } from './helpers/browser.js';
 import { goldenDir, REPO_ROOT } from './helpers/golden.js';
 
@@ -120,6 +121,47 @@ describe('app in Chromium', { skip }, () => {
       assert.equal(top[0].index, argmax(ref));
       await m.dispose();
       console.log(`# .pt in the page: 10 classes, max |page - node| ${worst.toExponential(2)}`);
+    } catch (e) {
+      console.log(log.join('\n'));
+      throw e;
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('detect & segment: the shipped SSDLite and DeepLabv3 defaults on a sample scene give Node\'s boxes, scores and class map', async () => {
+    const page = await s.context.newPage();
+    const log = consoleLog(page);
+    try {
+      const scene = 'test_000000.png';
+      await page.goto(`${s.server.url}?view=scenes&scene=/samples/scenes/${scene}`);
+      await waitText(page, 'scene-status', /^(ready|error)/, 120_000);
+      assert.equal(await page.getByTestId('scene-status').textContent(), 'ready');
+      const dets = JSON.parse((await page.getByTestId('detections').textContent()) ?? '[]') as DetectionObject[];
+      const pageMap = (await page.evaluate(() => (window as unknown as { hv: { sceneClassMap(): number[] } }).hv.sceneClassMap())) as number[];
+      const img = await decodeImageFile(join(REPO_ROOT, 'assets', 'samples', 'scenes', scene));
+      const detector = await modelFromBytes(readFileSync(join(REPO_ROOT, 'assets', 'default', 'detector.safetensors')));
+      const segmenter = await modelFromBytes(readFileSync(join(REPO_ROOT, 'assets', 'default', 'segmenter.safetensors')));
+      const ref = await (await pipeline('object-detection', detector))(img);
+      assert.ok(ref.length >= 1, 'the shipped detector finds something on its own test scene');
+      assert.deepEqual(dets.map((d) => d.label), ref.map((d) => d.label), 'the same detections, in the same order');
+      let worstBox = 0;
+      let worstScore = 0;
+      dets.forEach((d, i) => {
+        worstScore = Math.max(worstScore, Math.abs(d.score - ref[i].score));
+        for (const k of ['xmin', 'ymin', 'xmax', 'ymax'] as const) worstBox = Math.max(worstBox, Math.abs(d.box[k] - ref[i].box[k]));
+      });
+      assert.ok(worstBox <= 0.05 && worstScore <= 1e-3, `page vs node: box ${worstBox} px, score ${worstScore}`);
+      const [map] = await segmentImages(segmenter, [img]);
+      assert.equal(pageMap.length, map.width * map.height);
+      let differ = 0;
+      for (let i = 0; i < pageMap.length; i++) if (pageMap[i] !== map.map[i]) differ++;
+      assert.ok(differ <= pageMap.length * 1e-3, `${differ} of ${pageMap.length} pixels get another class in the page`);
+      assert.ok(new Set(pageMap).size >= 2, 'the class map has objects, not only background');
+      await page.screenshot({ path: join(OUT, 'scenes.png') });
+      console.log(`# scenes: ${dets.length} detections (${dets.map((d) => d.label).join(', ')}), max box diff ${worstBox.toExponential(1)} px; class map ${differ} pixels differ; ${await page.locator('#scene-timings').textContent()}`);
+      await detector.dispose();
+      await segmenter.dispose();
     } catch (e) {
       console.log(log.join('\n'));
       throw e;

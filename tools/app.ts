@@ -1,8 +1,8 @@
 /**
  * `npm run app`: builds the app (app/ -> app/dist/) and serves it on 127.0.0.1:$PORT (default 5173)
  * with COOP/COEP headers; the build copies the shipped samples to /samples/<file> (listed in
- * /samples/index.json) and the default model to /models/ (named by /models/default.json). `--no-build` serves the
- * last build. $HYBRIDVISION_WEIGHTS (a folder) is served at /weights/, so ?model=NAME finds
+ * /samples/index.json), the sample scenes to /samples/scenes/ and the default classifier, detector
+ * and segmenter to /models/ (named by /models/default.json). `--no-build` serves the last build. $HYBRIDVISION_WEIGHTS (a folder) is served at /weights/, so ?model=NAME finds
  * NAME.safetensors there.
  */
 import { join } from 'node:path';

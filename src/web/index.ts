@@ -8,7 +8,7 @@ import { decodeWebImage } from './image.js';
 setImageDecoder((x) => decodeWebImage(x));
 
 export * from '../index.js';
-export { pipeline, type WebImageClassifier } from './pipeline.js';
+export { pipeline, type WebPipeline, type WebImageClassifier, type WebImageSegmenter, type WebObjectDetector } from './pipeline.js';
 export { setupWeb, webRuntime, type WebSetup, type WebRuntime } from './ort.js';
 export { decodeWebImage, rgbaToRgb, type WebImageInput } from './image.js';
 export { fetchBytes, isCached, loadModelFromUrl, loadModelFromFile, modelFromCheckpoint, createWebModel, type Progress, type FetchOptions, type LoadOptions } from './weights.js';

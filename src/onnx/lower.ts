@@ -1,14 +1,12 @@
-/** Lowers an IR graph to an ONNX ModelProto (opset 17) and encodes it with protobufjs. */
-import protobuf from 'protobufjs/light.js';
+/** Lowers an IR graph to an ONNX ModelProto (opset 17) and encodes it (proto.ts encodeModel). */
 import { HybridVisionError, numel, type HostTensor } from '../tensor.js';
 import type { Graph, Value } from '../graph/ir.js';
 import type { Attr, LowerCtx } from '../graph/op.js';
-import { ATTR_TYPE, ONNX_DTYPE, ONNX_SCHEMA } from './schema.js';
+import { ATTR_TYPE, ONNX_DTYPE } from './schema.js';
+import { encodeModel, type ModelP } from './proto.js';
 
 export const OPSET = 17;
 
-const root = protobuf.Root.fromJSON(ONNX_SCHEMA);
-const ModelProto = root.lookupType('onnx.ModelProto');
 
 export interface LowerOptions {
   outputs: { name: string; value: Value }[];
@@ -171,6 +169,6 @@ export function lowerToOnnx(g: Graph, opts: LowerOptions): LoweredModel {
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: { name: 'hybridvision', node: nodes, initializer: initializers, input: graphInputs, output: outputs },
   };
-  const bytes = ModelProto.encode(ModelProto.fromObject(model)).finish();
+  const bytes = encodeModel(model as unknown as ModelP);
   return { bytes, inputs: inputsInfo, outputs: opts.outputs.map((o) => o.name), nodeCount: nodes.length };
 }

@@ -25,7 +25,7 @@ import { initInside } from './inside.js';
 import { initFinetune } from './finetune.js';
 import { WASM_PATHS_URL } from './paths.js';
 import { initScenes, runScene, sceneClassMap, showScenes } from './scenes.js';
-import { shippedModelUrl } from './shipped.js';
+import { sampleList, shippedModelUrl } from './shipped.js';
 
 const params = new URLSearchParams(location.search);
 const here = new URL('./', location.href);
@@ -140,14 +140,6 @@ function showView(v: string): void {
   changed();
 }
 
-async function samples(): Promise<string[]> {
-  try {
-    const r = await fetch(new URL('samples/index.json', here));
-    return r.ok ? ((await r.json()) as string[]) : [];
-  } catch {
-    return [];
-  }
-}
 
 function wireInputs(): void {
   const drop = $('drop');
@@ -239,7 +231,7 @@ async function main(): Promise<void> {
   initInside();
   await initScenes();
   initFinetune({ loadBytes: (b, label) => guarded(() => useFinetuned(b, label)) });
-  const list = await samples();
+  const list = await sampleList('samples', here);
   $('samples').replaceChildren(
     ...list.map((f) => {
       const im = document.createElement('img');

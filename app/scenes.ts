@@ -17,7 +17,7 @@ import {
   type WebObjectDetector,
 } from '../src/web/index.js';
 import { imageCanvas } from './heatmap.js';
-import { shippedModelUrl } from './shipped.js';
+import { sampleList, shippedModelUrl } from './shipped.js';
 import { $, errorText } from './state.js';
 
 const here = new URL('./', location.href);
@@ -162,14 +162,6 @@ export async function runScene(input: WebImageInput): Promise<void> {
   }
 }
 
-async function sceneList(): Promise<string[]> {
-  try {
-    const r = await fetch(new URL('samples/scenes/index.json', here));
-    return r.ok ? ((await r.json()) as string[]) : [];
-  } catch {
-    return [];
-  }
-}
 
 let opened = false;
 
@@ -187,7 +179,7 @@ export function showScenes(scene?: string | null): void {
 
 export async function initScenes(): Promise<void> {
   const select = $<HTMLSelectElement>('scene-select');
-  for (const f of await sceneList()) select.add(new Option(f, new URL(`samples/scenes/${f}`, here).href));
+  for (const f of await sampleList('samples/scenes', here)) select.add(new Option(f, new URL(`samples/scenes/${f}`, here).href));
   select.addEventListener('change', () => void runScene(select.value));
   $<HTMLInputElement>('scene-file').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];

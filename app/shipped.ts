@@ -1,4 +1,4 @@
-/** The shipped default models of this build, named by models/default.json (content-hashed file names). */
+/** What this build ships: the default models, named by models/default.json (content-hashed file names), and the sample image lists. */
 
 export type ShippedModel = 'file' | 'detector' | 'segmenter';
 const WHAT: Record<ShippedModel, string> = { file: 'classifier', detector: 'detector', segmenter: 'segmenter' };
@@ -14,4 +14,14 @@ export async function shippedModelUrl(key: ShippedModel, base: URL): Promise<str
   const file = (await index)[key];
   if (!file) throw new Error(`this build ships no default ${WHAT[key]} (see tools/ship_default.ts)`);
   return new URL(`models/${file}`, base).href;
+}
+
+/** The file names listed in `<folder>/index.json` ('samples', 'samples/scenes'); none when the build has no list. */
+export async function sampleList(folder: string, base: URL): Promise<string[]> {
+  try {
+    const r = await fetch(new URL(`${folder}/index.json`, base));
+    return r.ok ? ((await r.json()) as string[]) : [];
+  } catch {
+    return [];
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * `export --dtype` in one run: fp16 (fp16 weights widened at load), fp16-graph (all-float16 graph)
- * and q8 (int8 matrix products and convolutions) against the fp32 export.
+ * `export --dtype` in one run: fp16 (fp16 weights widened at load), fp16-graph (all-float16 graph),
+ * q8 (int8 matrix products and convolutions) and q8-weights (int8 weights, float convolutions)
+ * against the fp32 export.
  * 1. The shipped Fashion-MNIST default (assets/default): top-1 on the 10k test set, points lost,
  *    predictions changed and max |logit change| against fp32; q8 calibrated on the 7 sample images
  *    (what `export --dtype q8` does by default) and on 100 training images.
@@ -34,7 +35,7 @@ const { values } = parseArgs({ options: { rounds: { type: 'string' }, runs: { ty
 const rounds = Number(values.rounds ?? 15);
 const runs = Number(values.runs ?? 3);
 const engine = getEngine();
-const DTYPES: ExportDtype[] = ['fp16', 'fp16-graph', 'q8'];
+const DTYPES: ExportDtype[] = ['fp16', 'fp16-graph', 'q8', 'q8-weights'];
 const samples = readdirSync(join(ASSETS, 'samples')).filter((f) => f.endsWith('.png')).map((f) => join(ASSETS, 'samples', f));
 
 async function sampleCalibration(m: HybridModel, batch: number): Promise<HostTensor[]> {

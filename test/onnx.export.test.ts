@@ -110,6 +110,37 @@ test('q8 export of the golden MobileViTv3-XXS and Mobile-Former-26M: int8 weight
   }
 });
 
+test('q8-weights export of the golden models: every conv weight stored int8 and widened by Cast x scale (no QDQ), matmuls dynamic; logits within 5% of their range, top-1 kept; onnxruntime-web runs it too', { skip: g.skip }, async () => {
+  for (const name of ['mobilevitv3_xxs_nc1000_256', 'mobile_former_26m_nc1000_224']) {
+    const c = loadCase(g.dir, name);
+    const m = createModel(c.manifest.variant ?? name.replace(/_nc\d+_\d+$/, ''), { numClasses: c.manifest.num_classes, weights: c.weights! });
+    const x = c.io.get('input')!;
+    const gl = c.io.get('logits')!.data as Float32Array;
+    const fp32 = m.toOnnx(x.shape).bytes;
+    const q = await convertDtype(fp32, 'q8-weights');
+    const qm = decodeModel(q.bytes);
+    const convs = qm.graph.node.filter((n) => n.opType === 'Conv');
+    const int8 = new Map(qm.graph.initializer.filter((t) => t.dataType === 3).map((t) => [t.name, t]));
+    const producers = new Map(qm.graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+    for (const cv of convs) {
+      const mul = producers.get(cv.input[1]);
+      const cast = mul && producers.get(mul.input[0]);
+      assert.ok(mul?.opType === 'Mul' && cast?.opType === 'Cast' && int8.has(cast.input[0]), `${name}: conv ${cv.output[0]} reads int8 weights through Cast x scale`);
+    }
+    assert.equal(q.q8!.convs, convs.length);
+    assert.ok(q.q8!.matmuls > 0 && !qm.graph.node.some((n) => n.opType === 'QuantizeLinear'), JSON.stringify(q.q8));
+    assert.ok(q.bytes.length < 0.45 * fp32.length, `q8-weights file ${q.bytes.length} vs fp32 ${fp32.length}`);
+    const y = await runBytes(q.bytes, x);
+    const d = maxAbsDiff(y, gl);
+    assert.ok(d <= 0.05 * maxAbs(gl), `${name}: q8-weights max |diff| ${d}, max |logit| ${maxAbs(gl)}`);
+    assert.deepEqual(argmaxRows(y, c.manifest.num_classes), argmaxRows(gl, c.manifest.num_classes));
+    console.log(`# ${name}: q8-weights max |logit - golden| ${d.toFixed(4)} (max |logit| ${maxAbs(gl).toFixed(3)}), ${convs.length} convs`);
+    const web = await runBytes(q.bytes, x, webEngine(ortWeb, { threads: 1 }));
+    assert.ok(maxAbsDiff(web, y) <= 1e-3 * maxAbs(gl), `${name}: onnxruntime-web vs -node on the q8-weights graph: ${maxAbsDiff(web, y)}`);
+    await m.dispose();
+  }
+});
+
 test('q8 export of the shipped Fashion-MNIST model: >= 98% of 500 test predictions unchanged vs fp32', { skip: FMNIST ? false : 'Fashion-MNIST not installed' }, async () => {
   const m = await loadModelFile(defaultModelPath());
   const size = m.cfg.inputSize[0];

@@ -7,6 +7,11 @@
  * - Conv with constant weights (BatchNorm folded first): static QDQ. Weights int8 symmetric per
  *   output channel, bias int32 at scale x_scale*w_scale, activations uint8 with ranges calibrated
  *   on a few images; Q/DQ pairs around each Conv, which the engine turns into QLinearConv.
+ * - Or, with `convs: 'weights'` (`export --dtype q8-weights`), convolutions keep float activations:
+ *   their weights are stored int8 per output channel and widened by Cast · scale, which the engine
+ *   folds at session start, as it folds fp16's Casts. The file is as small; the convolutions run in
+ *   float32. On this CPU (no int8 dot-product instructions) the QDQ convolutions made Mobile-Former-26M
+ *   2.6-3.1x slower than fp32 and MobileViTv3-XXS 1.2-1.3x; folded int8 weights ran at 0.97-0.99x.
  * Everything else (attention products, norms, activations) stays float32.
  */
 import { HybridVisionError } from '../tensor.js';
@@ -80,8 +85,14 @@ export interface Q8Report {
   convs: number;
 }
 
-/** Rewrites in place (after q8CalibrationTargets); `ranges` holds each calibration target's range. */
-export function applyQ8(m: ModelP, ranges: Map<string, Range>): Q8Report {
+/** How q8 treats convolutions: 'static', QDQ with calibrated activation ranges; 'weights', int8 weights only. */
+export type Q8Convs = 'static' | 'weights';
+
+/**
+ * Rewrites in place (after q8CalibrationTargets, which also folds constants); `ranges` holds each
+ * calibration target's range ('static' convolutions only: 'weights' needs none).
+ */
+export function applyQ8(m: ModelP, ranges: Map<string, Range>, convs: Q8Convs = 'static'): Q8Report {
   const g = m.graph;
   const ix = new GraphIndex(g);
   const inits: TensorP[] = [];
@@ -122,6 +133,16 @@ export function applyQ8(m: ModelP, ranges: Map<string, Range>): Q8Report {
         node('Mul', [`${y}__f`, `${y}__s`], [y]),
       );
       report.matmuls++;
+      continue;
+    }
+    if (n.opType === 'Conv' && w && convs === 'weights') {
+      const { q, scale } = int8Symmetric(floatsOf(w), w.dims!, -1);
+      const wq = `${n.input[1]}__q8`;
+      const ws = `${n.input[1]}__q8s`;
+      inits.push(tensor(wq, DT.int8, w.dims!, q), floatTensor(ws, scale, [w.dims![0], ...w.dims!.slice(1).map(() => 1)]));
+      out.push(node('Cast', [wq], [`${wq}__f`], { to: DT.float }), node('Mul', [`${wq}__f`, ws], [`${wq}__dq`]));
+      out.push({ ...n, input: [n.input[0], `${wq}__dq`, ...n.input.slice(2)] });
+      report.convs++;
       continue;
     }
     if (n.opType === 'Conv' && w) {

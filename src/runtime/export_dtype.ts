@@ -5,7 +5,7 @@ import { toFp16, type Fp16Mode } from '../onnx/fp16.js';
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import { applyQ8, q8CalibrationTargets, withExtraOutputs, type Q8Report, type Range } from '../onnx/quantize.js';
 
-export const EXPORT_DTYPES = ['fp32', 'fp16', 'fp16-graph', 'q8'] as const;
+export const EXPORT_DTYPES = ['fp32', 'fp16', 'fp16-graph', 'q8', 'q8-weights'] as const;
 export type ExportDtype = (typeof EXPORT_DTYPES)[number];
 
 export interface DtypeOptions {
@@ -20,6 +20,11 @@ export async function convertDtype(bytes: Uint8Array, dtype: ExportDtype, opts: 
   if (dtype === 'fp16' || dtype === 'fp16-graph') {
     const mode: Fp16Mode = dtype === 'fp16' ? 'weights' : 'graph';
     return { bytes: encodeModel(toFp16(m, mode)) };
+  }
+  if (dtype === 'q8-weights') {
+    q8CalibrationTargets(m); // folds constants (BatchNorm into the convolutions) first
+    const q8 = applyQ8(m, new Map(), 'weights');
+    return { bytes: encodeModel(m), q8 };
   }
   if (dtype !== 'q8') throw new HybridVisionError(`unknown dtype '${dtype}' (one of ${EXPORT_DTYPES.join(', ')})`);
   if (!opts.calibration?.length) throw new HybridVisionError('q8 needs calibration images');

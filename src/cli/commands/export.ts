@@ -28,7 +28,7 @@ export const exportSpec: CommandSpec = {
     size: { type: 'string', value: 'H W', help: "input size (default the model's)" },
     batch: { type: 'string', value: 'N', help: 'batch size (default 1)' },
     'dynamic-batch': { type: 'boolean', help: "one graph for any batch size (input dim 0 is 'batch')" },
-    dtype: { type: 'string', value: 'T', help: 'fp32 (default); fp16: float16 weights, half the file, runs in fp32; fp16-graph: all float16; q8: int8 weights and products' },
+    dtype: { type: 'string', value: 'T', help: 'fp32 (default); fp16: float16 weights, half the file, runs in fp32; fp16-graph: all float16; q8: int8 weights and products (convolutions calibrated); q8-weights: int8 weights, convolutions run in float32' },
     calibration: { type: 'string', value: 'DIR', help: 'q8: images to calibrate activation ranges on (default: the bundled sample images)' },
     features: { type: 'boolean', help: "also output every stage's feature map (NCHW, named by stage) beside the logits" },
     raw: { type: 'boolean', help: 'detectors: end in the head outputs (logits, box_regressions) instead of boxes, scores, labels' },
@@ -89,7 +89,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
     }
     const r = await convertDtype(bytes, dtype, { calibration, threads: m.threads });
     bytes = r.bytes;
-    if (r.q8) note = `; int8: ${r.q8.convs} convolutions, ${r.q8.matmuls} matrix products${note}`;
+    if (r.q8) note = `; int8: ${r.q8.convs} convolutions${dtype === 'q8-weights' ? ' (weights only)' : ''}, ${r.q8.matmuls} matrix products${note}`;
   }
   if (inGraphNms || values.argmax) {
     const model = decodeModel(bytes);

@@ -44,6 +44,15 @@ async function runBytes(bytes: Uint8Array, x: HostTensor, engine = getEngine()):
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+/** A golden classification case as an fp32 export: its model (golden weights), input, golden logits and ONNX bytes. */
+function goldenFp32(name: string) {
+  const c = loadCase(g.dir, name);
+  const m = createModel(c.manifest.variant ?? name.replace(/_nc\d+_\d+$/, ''), { numClasses: c.manifest.num_classes, weights: c.weights! });
+  const x = c.io.get('input')!;
+  const gl = c.io.get('logits')!.data as Float32Array;
+  return { c, m, x, gl, fp32: m.toOnnx(x.shape).bytes };
+}
+
 const argmaxRows = (a: Float32Array, c: number) => Array.from({ length: a.length / c }, (_, r) => a.subarray(r * c, (r + 1) * c).reduce((k, v, i, row) => (v > row[k] ? i : k), 0));
 
 test('constant folding (Transpose/Reshape/Slice of weights, Conv+BatchNorm) keeps the logits (atol 1e-4 * max|logit|)', async () => {
@@ -83,11 +92,7 @@ test('fp16 export: half the bytes; weights-only fp16 within fp16 rounding of `ru
 
 test('q8 export of the golden MobileViTv3-XXS and Mobile-Former-26M: int8 weights, logits within 15% of their range, top-1 kept beyond that; onnxruntime-web runs it too', { skip: g.skip }, async () => {
   for (const name of ['mobilevitv3_xxs_nc1000_256', 'mobile_former_26m_nc1000_224']) {
-    const c = loadCase(g.dir, name);
-    const m = createModel(c.manifest.variant ?? name.replace(/_nc\d+_\d+$/, ''), { numClasses: c.manifest.num_classes, weights: c.weights! });
-    const x = c.io.get('input')!;
-    const gl = c.io.get('logits')!.data as Float32Array;
-    const fp32 = m.toOnnx(x.shape).bytes;
+    const { c, m, x, gl, fp32 } = goldenFp32(name);
     // calibrate on the other golden input, resized by the engine-independent path: its own graph
     const cal = calibrationBatches(input(x.shape, 7), x.shape[0]);
     const q = await convertDtype(fp32, 'q8', { calibration: cal });
@@ -112,11 +117,7 @@ test('q8 export of the golden MobileViTv3-XXS and Mobile-Former-26M: int8 weight
 
 test('q8-weights export of the golden models: every conv weight stored int8 and widened by Cast x scale (no QDQ), matmuls dynamic; logits within 5% of their range, top-1 kept; onnxruntime-web runs it too', { skip: g.skip }, async () => {
   for (const name of ['mobilevitv3_xxs_nc1000_256', 'mobile_former_26m_nc1000_224']) {
-    const c = loadCase(g.dir, name);
-    const m = createModel(c.manifest.variant ?? name.replace(/_nc\d+_\d+$/, ''), { numClasses: c.manifest.num_classes, weights: c.weights! });
-    const x = c.io.get('input')!;
-    const gl = c.io.get('logits')!.data as Float32Array;
-    const fp32 = m.toOnnx(x.shape).bytes;
+    const { c, m, x, gl, fp32 } = goldenFp32(name);
     const q = await convertDtype(fp32, 'q8-weights');
     const qm = decodeModel(q.bytes);
     const convs = qm.graph.node.filter((n) => n.opType === 'Conv');

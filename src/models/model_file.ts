@@ -10,6 +10,7 @@ import { HybridVisionError, type HostTensor } from '../tensor.js';
 import type { HybridModel } from './model.js';
 import { detectModels } from './detect.js';
 import { createModel } from './registry.js';
+import { ANCHOR_SCALES_RULE, validAnchorScales } from './ssdlite.js';
 import type { PretrainedCfg } from './types.js';
 
 export function modelToSafetensors(model: HybridModel, opts: { fp16?: boolean; extra?: Record<string, string> } = {}): Uint8Array {
@@ -93,8 +94,8 @@ export function validateFileCfg(file: string, raw: unknown): Partial<PretrainedC
   }
   if (has('anchorScales')) {
     const v = c.anchorScales;
-    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => isNum(x)) || !(v[0] > 0 && v[0] < v[1] && v[1] <= 2)) {
-      throw badMeta(file, 'cfg.anchorScales', `is ${describeValue(v)}; it must be [min, max] with 0 < min < max <= 2`);
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => isNum(x)) || !validAnchorScales(v[0], v[1])) {
+      throw badMeta(file, 'cfg.anchorScales', `is ${describeValue(v)}; it must be [min, max] with ${ANCHOR_SCALES_RULE}`);
     }
     out.anchorScales = [v[0], v[1]];
   }

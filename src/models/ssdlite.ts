@@ -129,6 +129,10 @@ export class SsdLite extends Module implements Network {
   }
 }
 
+/** The prior-box scales a model may record (cfg.anchorScales): 0 < min < max <= 2, fractions of the image side. */
+export const ANCHOR_SCALES_RULE = '0 < min < max <= 2';
+export const validAnchorScales = (min: number, max: number): boolean => min > 0 && min < max && max <= 2;
+
 /** An SSD model's prior-box configuration: its levels' aspect ratios, with the scales its cfg records (default: official). */
 export function ssdAnchorConfig(net: SsdLite, cfg: Pick<PretrainedCfg, 'anchorScales'>): SsdAnchorConfig {
   const [minScaleRatio, maxScaleRatio] = cfg.anchorScales ?? [SSD_ANCHOR_DEFAULTS.minScaleRatio, SSD_ANCHOR_DEFAULTS.maxScaleRatio];

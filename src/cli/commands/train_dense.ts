@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../../io/node_files.js';
 import type { HybridModel } from '../../models/model.js';
 import { modelToSafetensors } from '../../models/model_file.js';
 import { createModel, getModelSpec } from '../../models/registry.js';
+import { ANCHOR_SCALES_RULE, validAnchorScales } from '../../models/ssdlite.js';
 import { HybridVisionError, type HostTensor } from '../../tensor.js';
 import { prepareRunDir, saveTrainCheckpoint } from '../../train/checkpoint_node.js';
 import { retinaTask, segmentationTask, ssdTask } from '../../train/dense_tasks.js';
@@ -57,7 +58,7 @@ function ssdTrainOptions(family: string, values: Record<string, any>): { anchorS
   const out: { anchorScales?: [number, number]; matchIou?: number } = {};
   if (values['anchor-scales'] !== undefined) {
     const v = numberList(values['anchor-scales'], 'anchor-scales', 2, [], true);
-    if (!(v[0] < v[1] && v[1] <= 2)) throw new HybridVisionError(`--anchor-scales needs MIN,MAX with 0 < MIN < MAX <= 2, got '${values['anchor-scales']}'`);
+    if (!validAnchorScales(v[0], v[1])) throw new HybridVisionError(`--anchor-scales needs MIN,MAX with ${ANCHOR_SCALES_RULE.toUpperCase()}, got '${values['anchor-scales']}'`);
     out.anchorScales = [v[0], v[1]];
   }
   if (values['match-iou'] !== undefined) {

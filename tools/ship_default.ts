@@ -3,15 +3,15 @@
  * metadata). Usage: node dist/tools/ship_default.js MODEL_FILE [classifier|detector|segmenter] [note]
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { relative } from 'node:path';
 import '../src/node.js';
+import { DEFAULT_KINDS, defaultModelFile, type DefaultKind } from '../src/cli/assets.js';
 import { loadModelFile } from '../src/models/model_file_node.js';
 import { modelToSafetensors } from '../src/models/model_file.js';
 const [src, kind = 'classifier', note = ''] = process.argv.slice(2);
-const file = { classifier: 'model.safetensors', detector: 'detector.safetensors', segmenter: 'segmenter.safetensors' }[kind];
-if (!file) throw new Error(`kind must be classifier, detector or segmenter, got ${kind}`);
+if (!DEFAULT_KINDS.includes(kind as DefaultKind)) throw new Error(`kind must be ${DEFAULT_KINDS.join(', ')}, got ${kind}`);
 const m = await loadModelFile(src);
 const bytes = modelToSafetensors(m, { fp16: true, extra: note ? { note } : {} });
-const out = join('assets', 'default', file);
+const out = defaultModelFile(kind as DefaultKind);
 writeFileSync(out, bytes);
-console.log(`${m.name}: ${(bytes.length / 1e6).toFixed(2)} MB -> ${out}`);
+console.log(`${m.name}: ${(bytes.length / 1e6).toFixed(2)} MB -> ${relative(process.cwd(), out)}`);

@@ -35,12 +35,19 @@ const DEFAULT_FILES: Record<DefaultKind, { model: string; samples: string }> = {
   segmenter: { model: 'segmenter.safetensors', samples: join('samples', 'scenes') },
 };
 
+export const DEFAULT_KINDS = Object.keys(DEFAULT_FILES) as DefaultKind[];
+
+/** Where the shipped default of a kind lives (whether or not it is there). */
+export function defaultModelFile(kind: DefaultKind): string {
+  return join(ASSETS, 'default', DEFAULT_FILES[kind].model);
+}
+
 export function hasDefaultModel(kind: DefaultKind = 'classifier'): boolean {
-  return existsSync(join(ASSETS, 'default', DEFAULT_FILES[kind].model));
+  return existsSync(defaultModelFile(kind));
 }
 
 export function defaultModelPath(kind: DefaultKind = 'classifier'): string {
-  const p = join(ASSETS, 'default', DEFAULT_FILES[kind].model);
+  const p = defaultModelFile(kind);
   if (!existsSync(p)) throw new HybridVisionError(`no default ${kind} is shipped: pass <model> --weights FILE`);
   return p;
 }

@@ -24,7 +24,7 @@ import { $, changed, errorText, setStatus, state } from './state.js';
 import { initInside } from './inside.js';
 import { initFinetune } from './finetune.js';
 import { WASM_PATHS_URL } from './paths.js';
-import { initScenes, runScene, sceneClassMap, showScenes } from './scenes.js';
+import { initScenes, sceneClassMap, showScenes } from './scenes.js';
 import { sampleList, shippedModelUrl } from './shipped.js';
 
 const params = new URLSearchParams(location.search);
@@ -79,7 +79,6 @@ async function loadModel(name: string, source: { url?: string; file?: File } = {
   $('runtime').textContent = `${state.modelLabel} · ${m.numClasses} classes · ${m.cfg.inputSize.join('×')}`;
   if (state.image) await setImage(state.image);
 }
-
 
 async function setImage(input: WebImageInput): Promise<void> {
   const m = state.model;
@@ -140,7 +139,6 @@ function showView(v: string): void {
   changed();
 }
 
-
 function wireInputs(): void {
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {
@@ -195,7 +193,6 @@ const hv = {
   state,
   timings,
   classify: (url: string) => guarded(() => setImage(url)),
-  scene: (url: string) => runScene(url),
   sceneClassMap,
   loadModel: (name: string, url?: string) => guarded(() => loadModel(name, { url })),
   /** `runs` forwards of the current batch after `warmMs` of warm-up: median and best ms (the session is reused). */
@@ -229,7 +226,7 @@ async function main(): Promise<void> {
   if (select.value !== name) throw new Error(`unknown model '${name}' (try one of: default, ${listModels().join(', ')})`);
   wireInputs();
   initInside();
-  await initScenes();
+  initScenes();
   initFinetune({ loadBytes: (b, label) => guarded(() => useFinetuned(b, label)) });
   const list = await sampleList('samples', here);
   $('samples').replaceChildren(

@@ -165,21 +165,24 @@ export async function runScene(input: WebImageInput): Promise<void> {
 
 let opened = false;
 
-/** Called when the view is shown: the first time, loads the models and runs the first (or the addressed) scene. */
+/**
+ * Called when the view is shown: the first time, lists the bundled scenes, loads the models and runs
+ * the first (or the addressed) scene. Nothing of this view is fetched before it is shown.
+ */
 export function showScenes(scene?: string | null): void {
   if (opened) return;
   opened = true;
   void (async () => {
     const select = $<HTMLSelectElement>('scene-select');
+    for (const f of await sampleList('samples/scenes', here)) select.add(new Option(f, new URL(`samples/scenes/${f}`, here).href));
     const first = scene ?? (select.options[0]?.value || null);
     if (first) await runScene(first);
     else setSceneStatus('error: this build ships no sample scenes: choose an image');
   })();
 }
 
-export async function initScenes(): Promise<void> {
+export function initScenes(): void {
   const select = $<HTMLSelectElement>('scene-select');
-  for (const f of await sampleList('samples/scenes', here)) select.add(new Option(f, new URL(`samples/scenes/${f}`, here).href));
   select.addEventListener('change', () => void runScene(select.value));
   $<HTMLInputElement>('scene-file').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];

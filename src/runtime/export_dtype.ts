@@ -2,6 +2,7 @@
 import { Program } from './program.js';
 import { HybridVisionError, type HostTensor } from '../tensor.js';
 import { toFp16, type Fp16Mode } from '../onnx/fp16.js';
+import { foldConstants } from '../onnx/fold.js';
 import { decodeModel, encodeModel } from '../onnx/proto.js';
 import { applyQ8, q8CalibrationTargets, withExtraOutputs, type Q8Report, type Range } from '../onnx/quantize.js';
 
@@ -22,7 +23,7 @@ export async function convertDtype(bytes: Uint8Array, dtype: ExportDtype, opts: 
     return { bytes: encodeModel(toFp16(m, mode)) };
   }
   if (dtype === 'q8-weights') {
-    q8CalibrationTargets(m); // folds constants (BatchNorm into the convolutions) first
+    foldConstants(m); // BatchNorm into the convolutions first
     const q8 = applyQ8(m, new Map(), 'weights');
     return { bytes: encodeModel(m), q8 };
   }

@@ -2,9 +2,9 @@
  * Training-step benchmark: img/s of one fused training step (forward in train mode, label-smoothed
  * cross-entropy 0.1, backward, AdamW) at batch 32, 64x64, 10 classes, 2 threads; median of >= 10
  * steps after warm-up. Also prints what the output copies cost per step (run writing into the
- * pre-allocated buffers vs. fresh engine outputs vs. fetching only the loss), the ratio against
- * the PyTorch CPU anchors measured on this machine kind (../shared/docs/anchors.md), and the step
- * against the same model's inference forward at the same batch (a floor for what a step can cost).
+ * pre-allocated buffers vs. fresh engine outputs vs. fetching only the loss), and the step against
+ * the same model's inference forward at the same batch (a floor for what a step can cost), both in
+ * this run. PyTorch's step, in the same run: bench/vs_torch_train.ts.
  *
  * Usage: node dist/bench/train_step.js [model ...] [--batch 32] [--size 64] [--steps 12] [--warmup 3]
  *          [--threads 2] [--variants] [--engine node|web]
@@ -12,12 +12,11 @@
  */
 import '../src/node.js';
 import { parseArgs } from 'node:util';
-import { createModel, listModels } from '../src/models/registry.js';
+import { createModel } from '../src/models/registry.js';
 import { table } from '../src/cli/format.js';
 import type { GraphOptionsInit } from '../src/graph/options.js';
 import { adamw, TrainStep } from '../src/train/index.js';
 import type { HostTensor } from '../src/tensor.js';
-import { TRAIN_ANCHORS_BEST_MS, TRAIN_ANCHORS_IMG_S } from './anchors.js';
 import { benchModel } from '../src/models/benchmark.js';
 import { getEngine, setEngine } from '../src/runtime/engine.js';
 import { webEngine } from '../src/runtime/web.js';
@@ -44,7 +43,7 @@ if (values.engine === 'web') {
   // onnxruntime-web's wasm build (the browser engine), here under Node
   setEngine(webEngine(await import('onnxruntime-web'), { threads }));
 } else if (values.engine !== undefined && values.engine !== 'node') throw new Error(`--engine must be node or web, got '${values.engine}'`);
-const models = positionals.length ? positionals : Object.keys(TRAIN_ANCHORS_IMG_S).filter((m) => listModels().includes(m));
+const models = positionals.length ? positionals : ['mobilevitv3_xxs', 'mobilevitv3_0.5', 'mobile_former_26m'];
 
 function batch(seed: number): { x: HostTensor; y: number[] } {
   const n = B * 3 * S * S;
@@ -110,33 +109,14 @@ const copyRows: (string | number)[][] = [];
 const floorRows: (string | number)[][] = [];
 for (const name of models) {
   const r = await measure(name);
-  const ips = (1000 * B) / r.median;
-  // the anchors were measured at batch 32, 64x64: no ratio at other settings
-  const a = B === 32 && S === 64 ? TRAIN_ANCHORS_IMG_S[name] : undefined;
-  rows.push([
-    name,
-    r.nodes,
-    (r.compileMs / 1000).toFixed(1),
-    r.median.toFixed(1),
-    r.best.toFixed(1),
-    ips.toFixed(1),
-    a ? `${a[0]}-${a[1]}` : '-',
-    a ? `${(ips / a[1]).toFixed(2)}-${(ips / a[0]).toFixed(2)}` : '-',
-    a ? TRAIN_ANCHORS_BEST_MS[name] : '-',
-    a ? (TRAIN_ANCHORS_BEST_MS[name] / r.best).toFixed(2) : '-',
-    r.loss.toFixed(3),
-  ]);
-  // the step time at which img/s would be twice the anchor's (fast end first)
-  const target = a ? [a[1], a[0]].map((v) => (1000 * B) / (2 * v)) : null;
-  const range = (f: (t: number) => number) => (target ? [...new Set(target.map((t) => f(t).toFixed(1)))].join('-') : '-');
-  floorRows.push([name, r.evalFwdMs.toFixed(1), r.median.toFixed(1), (r.median / r.evalFwdMs).toFixed(1), range((t) => t), range((t) => t / r.evalFwdMs)]);
+  rows.push([name, r.nodes, (r.compileMs / 1000).toFixed(1), r.median.toFixed(1), r.best.toFixed(1), ((1000 * B) / r.median).toFixed(1), r.loss.toFixed(3)]);
+  floorRows.push([name, r.evalFwdMs.toFixed(1), r.median.toFixed(1), (r.median / r.evalFwdMs).toFixed(1)]);
   copyRows.push([name, r.outMB.toFixed(1), r.modes.prealloc.toFixed(1), r.modes.fresh.toFixed(1), r.modes.lossOnly.toFixed(1), (r.modes.prealloc - r.modes.lossOnly).toFixed(1), (r.modes.fresh - r.modes.lossOnly).toFixed(1)]);
 }
-console.log(table(['model', 'onnx_nodes', 'compile_s', 'step_ms_median', 'step_ms_best', 'img_per_s', 'torch_img_per_s', 'x_vs_torch', 'torch_best_ms', 'best_x_vs_torch', 'last_loss'], rows));
-console.log('x_vs_torch: our img/s over the PyTorch CPU anchor range, from medians (>1 = faster); best_x_vs_torch: PyTorch\'s best step over ours.');
-console.log('Same machine kind, other runs: compare ratios. PyTorch\'s medians move with load (OpenMP), hence the range and the best.');
+console.log(table(['model', 'onnx_nodes', 'compile_s', 'step_ms_median', 'step_ms_best', 'img_per_s', 'last_loss'], rows));
+console.log('PyTorch\'s step in the same run: node dist/bench/vs_torch_train.js (docs/baselines.md).');
 console.log('\nThe step against the same model\'s inference forward at this batch (eval graph: constant weights, BatchNorm folded, all engine fusions):');
-console.log(table(['model', 'eval_fwd_ms', 'step_ms', 'step_over_fwd', 'step_ms_for_2x_torch', 'that_over_fwd'], floorRows));
+console.log(table(['model', 'eval_fwd_ms', 'step_ms', 'step_over_fwd'], floorRows));
 console.log('A step does the forward and two gradients (about 3x the forward\'s multiply-adds) with weights as graph inputs (no prepacked layouts, BatchNorm not folded):');
 console.log('about 3 eval forwards is a practical floor for step_ms.');
 console.log('\nOutput copies per step (engine writes parameters, AdamW moments, BN statistics, logits, loss back to JS):');

@@ -63,7 +63,8 @@ class MultiHeadAttention extends Module {
   /** x: tokens [G*N, d], attention within each of the G groups. */
   forward(x: Value, groups: number): Value {
     const [w, b] = this.qkv.weights(x.graph);
-    return this.out.call(selfAttention(x, w, b!, groups, this.heads));
+    const [wOut, bOut] = this.out.weights(x.graph);
+    return selfAttention(x, w, b!, wOut, bOut!, groups, this.heads);
   }
 }
 

@@ -3,8 +3,9 @@
  * MobileViTv3 block files. Widths follow from the width multiplier. Keys: conv_1, layer_1..5,
  * classifier.1.
  */
-import type { Value } from '../graph/ir.js';
+import type { Graph, Value } from '../graph/ir.js';
 import { add, mul, relu } from '../graph/ops/elementwise.js';
+import { matmul } from '../graph/ops/matmul.js';
 import { reduceSum } from '../graph/ops/reduce.js';
 import { concat, reshape, slice } from '../graph/ops/shape.js';
 import { softmax } from '../graph/ops/softmax.js';
@@ -63,12 +64,26 @@ class Pointwise extends Module {
     super();
     this.conv = this.add('block.conv', new Conv2d(cin, cout, 1, { bias: true }));
   }
-  /** tokens [M, in] → [M, to − from]: output channels [from, to) only. */
-  forward(x: Value, from = 0, to = this.cout): Value {
-    const [w4, b] = this.conv.weights(x.graph);
-    const w = reshape(w4, [this.cout, this.cin]);
-    return linear(x, slice(w, [from], [to], [0]), slice(b!, [from], [to], [0]));
+  /**
+   * tokens [M, in] → [M, to − from]: output channels [from, to) only. With `pre`, the layer reads
+   * x·scale + shift (a per-input-channel affine, folded into its weight and bias).
+   */
+  forward(x: Value, from = 0, to = this.cout, pre?: Affine): Value {
+    const [w4, b4] = this.conv.weights(x.graph);
+    let w = slice(reshape(w4, [this.cout, this.cin]), [from], [to], [0]);
+    let b = slice(b4!, [from], [to], [0]);
+    if (pre) {
+      b = add(b, reshape(matmul(w, reshape(pre.shift, [this.cin, 1])), [to - from]));
+      w = mul(w, pre.scale);
+    }
+    return linear(x, w, b);
   }
+}
+
+/** A per-channel affine x·scale + shift, [d] each. */
+interface Affine {
+  scale: Value;
+  shift: Value;
 }
 
 /** GroupNorm(1, d) over a sample's tokens [B*P*N, d]: statistics over all of P, N and d jointly. */
@@ -80,9 +95,16 @@ class TokenGroupNorm extends Module {
   }
   /** x: tokens [B*P*N, d] of `b` samples. */
   forward(x: Value, b: number): Value {
-    const g = x.graph;
-    const y = reshape(layerNorm(reshape(x, [b, -1]), null, null, 1, 1e-5), [...x.shape]);
-    return add(mul(y, this.bind(g, 'weight')), this.bind(g, 'bias'));
+    const { scale, shift } = this.affine(x.graph);
+    return add(mul(this.normalize(x, b), scale), shift);
+  }
+  /** The statistics part alone: zero mean and unit variance per sample. */
+  normalize(x: Value, b: number): Value {
+    return reshape(layerNorm(reshape(x, [b, -1]), null, null, 1, 1e-5), [...x.shape]);
+  }
+  /** The per-channel affine that follows normalize. */
+  affine(g: Graph): Affine {
+    return { scale: this.bind(g, 'weight'), shift: this.bind(g, 'bias') };
   }
 }
 
@@ -95,13 +117,13 @@ class LinearSelfAttention extends Module {
     this.qkv = this.add('qkv_proj', new Pointwise(d, 1 + 2 * d));
     this.out = this.add('out_proj', new Pointwise(d, d));
   }
-  /** x: tokens [B*P*N, d] laid out as [B, P, N]. */
-  forward(x: Value, b: number): Value {
+  /** x: tokens [B*P*N, d] laid out as [B, P, N]; `pre`: an affine the qkv projection reads x through. */
+  forward(x: Value, b: number, pre?: Affine): Value {
     const d = this.d;
     const n = x.shape[0] / (b * 4);
-    const scores = softmax(reshape(this.qkv.call(x, 0, 1), [b, 4, n, 1]), 2);
-    const k = reshape(this.qkv.call(x, 1, 1 + d), [b, 4, n, d]);
-    const v = reshape(this.qkv.call(x, 1 + d, 1 + 2 * d), [b, 4, n, d]);
+    const scores = softmax(reshape(this.qkv.call(x, 0, 1, pre), [b, 4, n, 1]), 2);
+    const k = reshape(this.qkv.call(x, 1, 1 + d, pre), [b, 4, n, d]);
+    const v = reshape(this.qkv.call(x, 1 + d, 1 + 2 * d, pre), [b, 4, n, d]);
     const ctx = reduceSum(mul(k, scores), [2], true); // [B, P, 1, d]
     return this.out.call(reshape(mul(relu(v), ctx), [b * 4 * n, d]));
   }
@@ -123,8 +145,11 @@ class LinearAttnFFN extends Module {
     this.fc2 = this.add('pre_norm_ffn.3', new Pointwise(ffn, d));
   }
   forward(x: Value, b: number): Value {
-    x = add(x, this.attn.call(this.n1.call(x, b), b));
-    return add(x, this.fc2.call(silu(this.fc1.call(this.n2.call(x, b)))));
+    // Each GroupNorm's affine is folded into the 1x1 projection that reads it (columns of its weight
+    // scaled by γ, β through its bias): two full-size passes fewer per norm.
+    const g = x.graph;
+    x = add(x, this.attn.call(this.n1.normalize(x, b), b, this.n1.affine(g)));
+    return add(x, this.fc2.call(silu(this.fc1.call(this.n2.normalize(x, b), 0, undefined, this.n2.affine(g)))));
   }
 }
 

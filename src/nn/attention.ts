@@ -12,10 +12,10 @@ import { linear } from './functional.js';
 
 /**
  * softmax(q·kᵀ/√dh)·v over tokens x [G·N, d] in G groups, with q, k, v from one fused projection
- * (weight [3d, d] = [q | k | v], bias [3d]) split into `heads`. Returns the heads concatenated
- * [G·N, d] (before the output projection).
+ * (weight [3d, d] = [q | k | v], bias [3d]) split into `heads`, then the output projection (weight
+ * [d, d], bias [d]). Returns [G·N, d].
  */
-export function selfAttention(x: Value, w: Value, b: Value, groups: number, heads: number): Value {
+export function selfAttention(x: Value, w: Value, b: Value, wOut: Value, bOut: Value, groups: number, heads: number): Value {
   const d = x.shape[1];
   const n = x.shape[0] / groups;
   const dh = d / heads;
@@ -30,15 +30,21 @@ export function selfAttention(x: Value, w: Value, b: Value, groups: number, head
   } else {
     // Per-head projections as one broadcast MatMul: [G, 1, N, d] x [h, d, dh] -> [G, h, N, dh], no transposes.
     const x4 = reshape(x, [groups, 1, n, d]);
-    const proj = (i: number, scale: number) => {
-      const wi = transpose(reshape(slice(w, [i * d], [(i + 1) * d], [0]), [heads, dh, d]), [0, 2, 1]);
-      const bi = reshape(slice(b, [i * d], [(i + 1) * d], [0]), [heads, 1, dh]);
-      return scale === 1 ? add(matmul(x4, wi), bi) : add(matmul(x4, mul(wi, scale)), mul(bi, scale));
-    };
-    const q = proj(0, dh ** -0.5);
-    const k = proj(1, 1);
-    const v = proj(2, 1);
+    const bq = reshape(slice(b, [0], [d], [0]), [heads, 1, dh]);
+    const q = add(matmul(x4, mul(perHead(w, 0, d, heads), dh ** -0.5)), mul(bq, dh ** -0.5));
+    // k's and v's biases are not added per head. k's adds q·b_k to every score of a query, which its
+    // softmax cancels; v's comes out of the attention unchanged (each row of weights sums to 1), so it
+    // joins the output projection's bias, W_out·b_v + b_out, which the engine folds as a constant.
+    // Two broadcast Adds fewer per layer: [G, h, N, dh] + [h, 1, dh] is a slow broadcast (dh wide).
+    const k = matmul(x4, perHead(w, 1, d, heads));
+    const v = matmul(x4, perHead(w, 2, d, heads));
     o = matmul(tap('patch_attention', softmax(matmul(q, transpose(k, [0, 1, 3, 2])), -1)), v); // [G, h, N, N]
+    const bv = slice(b, [2 * d], [3 * d], [0]);
+    return linear(reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]), wOut, add(bOut, reshape(matmul(wOut, reshape(bv, [d, 1])), [d])));
   }
-  return reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]);
+  return linear(reshape(transpose(o, [0, 2, 1, 3]), [groups * n, d]), wOut, bOut);
 }
+
+/** Projection i of [q | k | v] as per-head matrices [h, d, dh]. */
+const perHead = (w: Value, i: number, d: number, heads: number): Value =>
+  transpose(reshape(slice(w, [i * d], [(i + 1) * d], [0]), [heads, d / heads, d]), [0, 2, 1]);

@@ -55,7 +55,7 @@ function goldenFp32(name: string) {
 
 const argmaxRows = (a: Float32Array, c: number) => Array.from({ length: a.length / c }, (_, r) => a.subarray(r * c, (r + 1) * c).reduce((k, v, i, row) => (v > row[k] ? i : k), 0));
 
-test('constant folding (Transpose/Reshape/Slice of weights, Conv+BatchNorm) keeps the logits (atol 1e-4 * max|logit|)', async () => {
+test('constant folding (Transpose/Reshape/Slice/Add/Mul/MatMul of weights, Conv+BatchNorm) leaves no weights-only node and keeps the logits (atol 1e-4 * max|logit|)', async () => {
   for (const name of ['mobilevitv3_xxs', 'mobilevitv3_0.5', 'mobile_former_26m']) {
     const m = createModel(name, { seed: 5 });
     const x = input([2, 3, 64, 64]);
@@ -65,6 +65,10 @@ test('constant folding (Transpose/Reshape/Slice of weights, Conv+BatchNorm) keep
     const removed = foldConstants(model);
     assert.ok(removed > 0 && model.graph.node.length === before - removed, `${name}: folded ${removed} nodes`);
     if (name.startsWith('mobilevit')) assert.ok(!model.graph.node.some((n) => n.opType === 'BatchNormalization'), `${name}: every eval BatchNorm follows a conv and is folded`);
+    const inits = new Set(model.graph.initializer.map((t) => t.name));
+    // (Expand broadcasts Mobile-Former's tokens over the batch: folding it would store B copies.)
+    const weightsOnly = model.graph.node.filter((n) => !['BatchNormalization', 'Expand'].includes(n.opType) && n.input.every((k) => !k || inits.has(k)));
+    assert.deepEqual(weightsOnly.map((n) => n.opType), [], `${name}: nodes computing from weights alone`);
     const ref = (await m.forward(x)).data as Float32Array;
     const y = await runBytes(encodeModel(model), x);
     assert.ok(maxAbsDiff(y, ref) <= 1e-4 * maxAbs(ref), `${name}: folded graph differs by ${maxAbsDiff(y, ref)}`);
@@ -137,7 +141,12 @@ test('q8-weights export of the golden models: every conv weight stored int8 and 
     assert.deepEqual(argmaxRows(y, c.manifest.num_classes), argmaxRows(gl, c.manifest.num_classes));
     console.log(`# ${name}: q8-weights max |logit - golden| ${d.toFixed(4)} (max |logit| ${maxAbs(gl).toFixed(3)}), ${convs.length} convs`);
     const web = await runBytes(q.bytes, x, webEngine(ortWeb, { threads: 1 }));
-    assert.ok(maxAbsDiff(web, y) <= 1e-3 * maxAbs(gl), `${name}: onnxruntime-web vs -node on the q8-weights graph: ${maxAbsDiff(web, y)}`);
+    // Dynamic quantization rounds activations at run time. The engines' float kernels differ in the
+    // last bit (the first LayerNorm already does), which can move an activation by one quantization
+    // step, so the page's engine is held to node's bound against PyTorch, not to node's exact output.
+    const dw = maxAbsDiff(web, gl);
+    assert.ok(dw <= 0.05 * maxAbs(gl), `${name}: onnxruntime-web on the q8-weights graph: max |logit - golden| ${dw}`);
+    assert.deepEqual(argmaxRows(web, c.manifest.num_classes), argmaxRows(gl, c.manifest.num_classes));
     await m.dispose();
   }
 });

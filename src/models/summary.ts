@@ -1,5 +1,6 @@
 /** Per-stage parameter and MAdds counts, read off the built graph (1 MAdd per multiply-accumulate, no bias). */
 import { numel } from '../tensor.js';
+import type { Value } from '../graph/ir.js';
 import type { StateEntry } from '../nn/module.js';
 import type { Built } from './model.js';
 import type { ModelSpec } from './types.js';
@@ -60,8 +61,14 @@ export function summarize(
     paramsTotal += numel(e.shape);
     if (inference(e.key)) row(stageOf(e.key)).params += numel(e.shape);
   }
+  // Only work done per image counts: a node computing from weights alone (a folded bias, a scaled
+  // weight) runs once, when the engine folds constants.
+  const perImage = new Set<Value>();
   for (const n of graph.nodes) {
-    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !inference(n.scope)) continue;
+    if (n.inputs.some((v) => v.kind === 'input' || perImage.has(v))) for (const o of n.outputs) perImage.add(o);
+  }
+  for (const n of graph.nodes) {
+    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !n.outputs.some((o) => perImage.has(o)) || !inference(n.scope)) continue;
     row(stageOf(n.scope || 'other')).madds += n.op.madds(n);
   }
   // Output shapes: the last node output produced inside each stage's scope.

@@ -1,7 +1,8 @@
 /**
  * Constant folding on a lowered model, for the transforms that need weights in their final layout:
- * Transpose / Reshape / Slice of a float initializer become initializers, and a BatchNormalization
- * (inference form) right after a Conv with constant weights folds into that Conv's weight and bias.
+ * Transpose / Reshape / Slice of a float initializer, Add / Sub / Mul / Div of two (numpy
+ * broadcasting) and a 2-D MatMul of two become initializers, and a BatchNormalization (inference
+ * form) right after a Conv with constant weights folds into that Conv's weight and bias.
  * The engine does the same at session start for fp32 graphs; the q8 transform needs it done before
  * it quantizes (a folded weight, not a weight then a float affine map).
  */
@@ -49,6 +50,51 @@ function sliceData(x: Float32Array, dims: number[], starts: number[], ends: numb
   return { data: y, dims: out };
 }
 
+const ELEMENTWISE: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Div: (a, b) => a / b,
+};
+
+/** f(a, b) elementwise with numpy broadcasting, in float32 as the engine computes it. */
+function broadcastData(a: Float32Array, ad: number[], b: Float32Array, bd: number[], f: (a: number, b: number) => number): { data: Float32Array; dims: number[] } {
+  const rank = Math.max(ad.length, bd.length);
+  const pad = (d: number[]) => [...new Array(rank - d.length).fill(1), ...d];
+  const [pa, pb] = [pad(ad), pad(bd)];
+  const dims = pa.map((d, i) => Math.max(d, pb[i]));
+  const strides = (d: number[]) => d.map((n, i) => (n === 1 ? 0 : d.slice(i + 1).reduce((x, y) => x * y, 1)));
+  const [sa, sb] = [strides(pa), strides(pb)];
+  const y = new Float32Array(dims.reduce((x, n) => x * n, 1));
+  const idx = new Array(rank).fill(0);
+  for (let o = 0; o < y.length; o++) {
+    let ia = 0;
+    let ib = 0;
+    for (let k = 0; k < rank; k++) {
+      ia += idx[k] * sa[k];
+      ib += idx[k] * sb[k];
+    }
+    y[o] = f(a[ia], b[ib]);
+    for (let k = rank - 1; k >= 0; k--) {
+      if (++idx[k] < dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return { data: y, dims };
+}
+
+function matmul2d(a: Float32Array, [m, k]: number[], b: Float32Array, n: number): Float32Array {
+  const y = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) acc += a[i * k + p] * b[p * n + j];
+      y[i * n + j] = acc;
+    }
+  }
+  return y;
+}
+
 function reshapeDims(dims: number[], shape: number[]): number[] {
   const n = dims.reduce((a, b) => a * b, 1);
   const s = shape.map((d, i) => (d === 0 ? dims[i] : d));
@@ -86,6 +132,15 @@ export function foldConstants(m: ModelP): number {
         if (steps?.some((s) => s !== 1)) continue;
         const t = sliceData(floatsOf(w), w.dims ?? [], starts!, ends!, axes ?? starts!.map((_, i) => i));
         g.initializer.push(floatTensor(n.output[0], t.data, t.dims));
+        drop.add(n);
+      } else if (n.opType in ELEMENTWISE && w && isFloatInit(ix, n.input[1])) {
+        const b = isFloatInit(ix, n.input[1])!;
+        const t = broadcastData(floatsOf(w), w.dims ?? [], floatsOf(b), b.dims ?? [], ELEMENTWISE[n.opType]);
+        g.initializer.push(floatTensor(n.output[0], t.data, t.dims));
+        drop.add(n);
+      } else if (n.opType === 'MatMul' && w?.dims?.length === 2 && isFloatInit(ix, n.input[1])?.dims?.length === 2) {
+        const b = isFloatInit(ix, n.input[1])!;
+        g.initializer.push(floatTensor(n.output[0], matmul2d(floatsOf(w), w.dims, floatsOf(b), b.dims![1]), [w.dims[0], b.dims![1]]));
         drop.add(n);
       } else if (n.opType === 'BatchNormalization' && n.output.length === 1) {
         const conv = ix.producer.get(n.input[0]);

@@ -105,8 +105,11 @@ test('summary counts the inference model as the paper does (no aux head): every 
   const { graph } = m.build([1, 3, 64, 64]);
   let all = 0;
   let aux = 0;
+  // per-image work only: nodes computing from weights alone (folded biases) are constants
+  const perImage = new Set(graph.nodes.filter((n) => n.inputs.some((v) => v.kind === 'input')).flatMap((n) => n.outputs));
   for (const n of graph.nodes) {
-    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const')) continue;
+    if (n.inputs.some((v) => perImage.has(v))) n.outputs.forEach((o) => perImage.add(o));
+    if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !n.outputs.some((o) => perImage.has(o))) continue;
     all += n.op.madds(n);
     if (n.scope.startsWith('seg_head.aux_head')) aux += n.op.madds(n);
   }

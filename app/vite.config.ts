@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+import { DEFAULT_KINDS, defaultModelFile } from '../src/cli/assets.js';
 
 const appDir = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(appDir, '..');
@@ -45,11 +46,12 @@ function runtimeFiles(): Plugin {
       // API), so a new default must get a new URL.
       mkdirSync(join(outDir, 'models'), { recursive: true });
       const index: Record<string, string> = {};
-      for (const [key, name] of [['file', 'model'], ['detector', 'detector'], ['segmenter', 'segmenter']]) {
-        const model = join(repo, 'assets', 'default', `${name}.safetensors`);
+      for (const kind of DEFAULT_KINDS) {
+        const model = defaultModelFile(kind);
         if (!existsSync(model)) continue;
         const bytes = readFileSync(model);
-        index[key] = `${key === 'file' ? 'default' : name}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.safetensors`;
+        const key = kind === 'classifier' ? 'file' : kind; // app/shipped.ts ShippedModel
+        index[key] = `${key === 'file' ? 'default' : kind}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.safetensors`;
         writeFileSync(join(outDir, 'models', index[key]), bytes);
       }
       if (index.file) writeFileSync(join(outDir, 'models', 'default.json'), JSON.stringify(index));

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { decodeImageFile } from '../src/data/decode_node.js';
 import { readCheckpoint } from '../src/io/torch.js';
+import { defaultModelFile } from '../src/cli/assets.js';
 import { modelFromBytes } from '../src/models/model_file.js';
 import { createModel } from '../src/models/registry.js';
 import type { HybridModel } from '../src/models/model.js';
@@ -140,8 +141,8 @@ describe('app in Chromium', { skip }, () => {
       const dets = JSON.parse((await page.getByTestId('detections').textContent()) ?? '[]') as DetectionObject[];
       const pageMap = (await page.evaluate(() => (window as unknown as { hv: { sceneClassMap(): number[] } }).hv.sceneClassMap())) as number[];
       const img = await decodeImageFile(join(REPO_ROOT, 'assets', 'samples', 'scenes', scene));
-      const detector = await modelFromBytes(readFileSync(join(REPO_ROOT, 'assets', 'default', 'detector.safetensors')));
-      const segmenter = await modelFromBytes(readFileSync(join(REPO_ROOT, 'assets', 'default', 'segmenter.safetensors')));
+      const detector = await modelFromBytes(readFileSync(defaultModelFile('detector')));
+      const segmenter = await modelFromBytes(readFileSync(defaultModelFile('segmenter')));
       const ref = await (await pipeline('object-detection', detector))(img);
       assert.ok(ref.length >= 1, 'the shipped detector finds something on its own test scene');
       assert.deepEqual(dets.map((d) => d.label), ref.map((d) => d.label), 'the same detections, in the same order');

@@ -6,6 +6,7 @@
  * The engine does the same at session start for fp32 graphs; the q8 transform needs it done before
  * it quantizes (a folded weight, not a weight then a float affine map).
  */
+import { broadcastShapes } from '../graph/ir.js';
 import { attrOf, floatsOf, floatTensor, GraphIndex, int64sOf, numelOf, prune, type ModelP, type NodeP, type TensorP } from './proto.js';
 
 function transposeData(x: Float32Array, dims: number[], perm: number[]): { data: Float32Array; dims: number[] } {
@@ -59,10 +60,10 @@ const ELEMENTWISE: Record<string, (a: number, b: number) => number> = {
 
 /** f(a, b) elementwise with numpy broadcasting, in float32 as the engine computes it. */
 function broadcastData(a: Float32Array, ad: number[], b: Float32Array, bd: number[], f: (a: number, b: number) => number): { data: Float32Array; dims: number[] } {
-  const rank = Math.max(ad.length, bd.length);
+  const dims = broadcastShapes('constant folding', ad, bd);
+  const rank = dims.length;
   const pad = (d: number[]) => [...new Array(rank - d.length).fill(1), ...d];
   const [pa, pb] = [pad(ad), pad(bd)];
-  const dims = pa.map((d, i) => Math.max(d, pb[i]));
   const strides = (d: number[]) => d.map((n, i) => (n === 1 ? 0 : d.slice(i + 1).reduce((x, y) => x * y, 1)));
   const [sa, sb] = [strides(pa), strides(pb)];
   const y = new Float32Array(dims.reduce((x, n) => x * n, 1));

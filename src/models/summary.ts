@@ -66,8 +66,6 @@ export function summarize(
   const perImage = new Set<Value>();
   for (const n of graph.nodes) {
     if (n.inputs.some((v) => v.kind === 'input' || perImage.has(v))) for (const o of n.outputs) perImage.add(o);
-  }
-  for (const n of graph.nodes) {
     if (!n.op.madds || n.inputs.some((v) => v.kind === 'const') || !n.outputs.some((o) => perImage.has(o)) || !inference(n.scope)) continue;
     row(stageOf(n.scope || 'other')).madds += n.op.madds(n);
   }
